@@ -1,0 +1,7 @@
+"""`pipeline keys ...` commands (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="keys commands", no_args_is_help=True)
