@@ -1,0 +1,94 @@
+"""Atomic file publication: temp name in the same directory, fsync, rename.
+
+A reader never sees half a file (invariant 4): the bytes go to a hidden
+temporary beside the target, are flushed to disk, and only then replace the
+target with one ``os.replace``, after which the directory entry is fsynced
+too. Several outputs of one run are staged first and committed together, so
+a failure while staging leaves every previous output untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.errors import OutputError
+
+__all__ = ["check_writable_target", "fsync_directory", "publish", "stage_file"]
+
+
+def fsync_directory(directory: Path) -> None:
+    """Flush a directory entry so a rename survives a power cut."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_writable_target(path: Path, *, what: str = "output") -> None:
+    """Fail early, with a hint, when ``path`` can never be written as a file."""
+    if path.is_dir():
+        raise OutputError(
+            f"the {what} path is a directory",
+            dataset=str(path),
+            hint=f"give a file name for the {what}, e.g. {path / ('data' + (path.suffix or '.csv'))}",
+        )
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(
+            f"the parent of the {what} path is not a directory", dataset=str(path)
+        )
+
+
+def stage_file(target: Path, write: Callable[[Path], None]) -> Path:
+    """Write via ``write(temp_path)`` to a temp file beside ``target`` and fsync it.
+
+    Returns the temp path; the caller renames it with :func:`publish` or
+    removes it. The directory is created if missing.
+    """
+    check_writable_target(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the directory ({exc.strerror})", dataset=str(target.parent)
+        ) from None
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        write(temp)
+        fd = os.open(temp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise OutputError(
+            f"cannot write the file ({exc.strerror or exc})",
+            dataset=str(target),
+            hint="check free disk space and permissions of the output directory; "
+            "the previous output, if any, is untouched",
+        ) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    return temp
+
+
+def publish(temp: Path, target: Path) -> None:
+    """Rename a staged temp file over ``target`` and make the rename durable."""
+    try:
+        os.replace(temp, target)
+        fsync_directory(target.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise OutputError(
+            f"cannot move the finished file into place ({exc.strerror})", dataset=str(target)
+        ) from None

@@ -1,0 +1,124 @@
+"""The connector contract every source and sink implements.
+
+Nothing above the I/O layer knows whether data lives in a local file, a
+database table, an object store or memory: it sees a :class:`Source` that
+returns a :class:`ReadResult` (all-text columns, rows the format could not
+parse, a content digest) and a :class:`Sink` that stages a write and commits
+it atomically (:class:`StagedWrite`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import polars as pl
+
+__all__ = [
+    "ROW_NUMBER",
+    "MalformedRow",
+    "ReadResult",
+    "Sink",
+    "Source",
+    "StagedWrite",
+    "WriteResult",
+]
+
+ROW_NUMBER = "_row_number"
+"""Column the reader adds: the 1-based data record number in the source."""
+
+DatasetKind = Literal["file", "database", "object", "memory"]
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedRow:
+    """A record the format itself could not parse into the header's columns.
+
+    ``raw`` is the record's original text (data, kept only in the quarantine,
+    never in evidence); ``message`` never contains it.
+    """
+
+    row_number: int
+    line: int
+    raw: str
+    message: str
+
+
+@dataclass(slots=True)
+class ReadResult:
+    """What a source hands to validation."""
+
+    frame: pl.DataFrame
+    """Every column ``pl.String`` (null = empty cell) plus ``_row_number`` (Int64)."""
+    malformed: list[MalformedRow]
+    digest: str
+    """SHA-256 hex of the file, or a dataset digest for non-file sources."""
+    columns: list[str]
+    """The source's column names in order (the header)."""
+    size_bytes: int | None = None
+    typed: bool = False
+    """True when the format carries types (Parquet): a no-schema run keeps them as read."""
+    typed_frame: pl.DataFrame | None = None
+
+    @property
+    def records(self) -> int:
+        """Every record the source held, parsed or not."""
+        return self.frame.height + len(self.malformed)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The evidence of one committed write."""
+
+    location: str
+    digest: str
+    records: int
+    size_bytes: int | None
+
+
+class StagedWrite(ABC):
+    """A write that is complete but not yet visible; ``commit`` publishes it atomically."""
+
+    @abstractmethod
+    def commit(self) -> WriteResult:
+        """Make the staged data visible under its final name."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Discard the staged data; the previous output (or none) stays."""
+
+
+class Source(ABC):
+    """Where a run reads from."""
+
+    kind: DatasetKind
+    location: str
+    """The location as the user gave it, credentials redacted."""
+    format: str
+
+    @abstractmethod
+    def read(self, *, options: dict[str, Any] | None = None) -> ReadResult:
+        """Read the whole dataset as text columns, with malformed records set apart."""
+
+    @property
+    def action(self) -> str:
+        """Audit action name for reading this source (e.g. ``read_csv``)."""
+        return f"read_{self.format}"
+
+
+class Sink(ABC):
+    """Where a run writes to."""
+
+    kind: DatasetKind
+    location: str
+    format: str
+
+    @abstractmethod
+    def stage(self, frame: pl.DataFrame) -> StagedWrite:
+        """Write ``frame`` somewhere invisible and durable, ready to commit."""
+
+    @property
+    def action(self) -> str:
+        """Audit action name for writing this sink (e.g. ``write_parquet``)."""
+        return f"write_{self.format}"

@@ -1,0 +1,268 @@
+"""Reading CSV as all-text columns without losing or inventing a record.
+
+Polars parses the file (fast path). Polars is lenient in one way that matters
+here: a record with *fewer* fields than the header is padded with empty
+values. So the shape is checked by arithmetic on one pass over the bytes:
+every separator in the file is either a delimiter or inside a quoted value,
+so for a well-formed file
+
+    separators in file == header separators + rows * (columns - 1)
+                          + separators inside values
+
+A short record (or a blank line in a multi-column file) breaks the equality,
+and a long one makes Polars fail. Either sends the file to the exact path:
+Python's C ``csv`` reader in strict mode, record by record with line numbers,
+which sets malformed records apart for the quarantine and stops with the
+line named where the format has no record boundary (an unterminated quote)
+or where bytes are not UTF-8.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.errors import InputError, MalformedInputError
+from pipeline.hashing import BLOCK_SIZE
+from pipeline.io.base import ROW_NUMBER, MalformedRow
+
+__all__ = ["CsvScan", "CsvText", "read_csv_text", "scan_csv_bytes"]
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True, slots=True)
+class CsvScan:
+    """One pass over a CSV file's bytes: its digest and the counts the shape check needs."""
+
+    sha256: str
+    size: int
+    separators: int
+    quotes: int
+    newlines: int
+
+
+@dataclass(slots=True)
+class CsvText:
+    """A CSV file read as text: the frame, the header, the records set apart."""
+
+    frame: pl.DataFrame
+    header: list[str]
+    malformed: list[MalformedRow]
+    scan: CsvScan
+
+
+def scan_csv_bytes(
+    path: Path, separator: str, on_bytes: Callable[[int], None] | None = None
+) -> CsvScan:
+    """Hash the file in 1 MiB blocks and count separators, quotes and newlines."""
+    sep = separator.encode("utf-8")
+    digest = hashlib.sha256()
+    size = seps = quotes = newlines = 0
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK_SIZE):
+            digest.update(block)
+            size += len(block)
+            seps += block.count(sep)
+            quotes += block.count(b'"')
+            newlines += block.count(b"\n")
+            if on_bytes is not None:
+                on_bytes(len(block))
+    return CsvScan(digest.hexdigest(), size, seps, quotes, newlines)
+
+
+def read_csv_text(
+    path: Path,
+    *,
+    separator: str = ",",
+    on_bytes: Callable[[int], None] | None = None,
+) -> CsvText:
+    """Read ``path`` with every column as text; see the module docstring for the guarantees."""
+    display = str(path)
+    scan = scan_csv_bytes(path, separator, on_bytes)
+    if scan.size == 0 or (scan.size == len(_BOM) and _first_bytes(path, 3) == _BOM):
+        raise InputError(
+            "the file is empty: there is no header line",
+            dataset=display,
+            line=1,
+            hint="check that the extract finished; a CSV needs at least a header line",
+        )
+    header = _read_header(path, separator, display)
+    fast = _fast_read(path, separator, header)
+    if fast is not None and _shape_holds(fast, header, scan, separator):
+        return CsvText(_with_row_numbers(fast), header, [], scan)
+    frame, malformed = _exact_read(path, separator, header, display)
+    return CsvText(frame, header, malformed, scan)
+
+
+def _first_bytes(path: Path, count: int) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(count)
+
+
+def _decode_error(path: Path, display: str) -> MalformedInputError | None:
+    """Locate the first byte that is not UTF-8 and name its line, or return None."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return MalformedInputError(
+            f"byte {exc.start} (line {line}, character {column}) is not valid UTF-8",
+            dataset=display,
+            line=line,
+            hint=(
+                "re-export the file as UTF-8 (e.g. `iconv -f LATIN1 -t UTF-8 IN > OUT`) "
+                "and run again; nothing was written"
+            ),
+        )
+    return None
+
+
+def _read_header(path: Path, separator: str, display: str) -> list[str]:
+    """Read the header with the strict csv reader and reject unusable column names."""
+    error = None
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle, delimiter=separator, strict=True), [])
+    except UnicodeDecodeError:
+        error = _decode_error(path, display)
+        header = []
+    except csv.Error as exc:
+        raise MalformedInputError(
+            f"the header line cannot be parsed as CSV ({exc})", dataset=display, line=1
+        ) from None
+    if error is not None:
+        raise error
+    if not header:
+        raise InputError(
+            "the first line is blank: there is no header",
+            dataset=display,
+            line=1,
+            hint="remove the blank line(s) before the header and run again",
+        )
+    seen: set[str] = set()
+    for position, name in enumerate(header, start=1):
+        if name == "":
+            raise InputError(
+                f"column {position} of the header has no name",
+                dataset=display,
+                line=1,
+                hint="give every column a name in the header line (a trailing separator adds one)",
+            )
+        if name in seen:
+            raise InputError(
+                f"column name {name!r} appears twice in the header",
+                dataset=display,
+                line=1,
+                column=name,
+                hint="rename one of the columns so every header name is unique",
+            )
+        if name.startswith("_row_number") or name == "_errors":
+            raise InputError(
+                f"column name {name!r} is reserved for the quarantine",
+                dataset=display,
+                line=1,
+                column=name,
+                hint="rename the column in the source",
+            )
+        seen.add(name)
+    return header
+
+
+def _fast_read(path: Path, separator: str, header: list[str]) -> pl.DataFrame | None:
+    """Polars' parser, all columns as text; None when it refuses the file."""
+    try:
+        frame = pl.read_csv(
+            path,
+            has_header=True,
+            separator=separator,
+            infer_schema=False,
+            truncate_ragged_lines=False,
+            raise_if_empty=True,
+        )
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    if frame.columns != header:
+        return None
+    return frame
+
+
+def _shape_holds(frame: pl.DataFrame, header: list[str], scan: CsvScan, sep: str) -> bool:
+    """Check the separator arithmetic of the module docstring."""
+    header_seps = len(header) - 1 + sum(name.count(sep) for name in header)
+    delimiters = frame.height * (len(header) - 1)
+    if scan.quotes == 0:
+        inside = 0
+    else:
+        counts = frame.select(
+            pl.sum_horizontal(
+                pl.col(name).str.count_matches(sep, literal=True).fill_null(0) for name in header
+            ).sum()
+        )
+        inside = int(counts.item() or 0)
+    return scan.separators == header_seps + delimiters + inside
+
+
+def _with_row_numbers(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_row_index(ROW_NUMBER, offset=1).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
+
+
+def _exact_read(
+    path: Path, separator: str, header: list[str], display: str
+) -> tuple[pl.DataFrame, list[MalformedRow]]:
+    """Strict record-by-record read; sets ragged records apart, stops at unparseable bytes."""
+    decode_error = _decode_error(path, display)
+    if decode_error is not None:
+        raise decode_error
+    width = len(header)
+    columns: list[list[str | None]] = [[] for _ in header]
+    numbers: list[int] = []
+    malformed: list[MalformedRow] = []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=separator, strict=True)
+        next(reader)
+        record = 0
+        start_line = reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                raise MalformedInputError(
+                    f"the record starting on line {start_line} cannot be parsed as CSV ({exc}); "
+                    "an unterminated quote runs to the end of the file",
+                    dataset=display,
+                    line=start_line,
+                    hint="close the quote or escape it as \"\" in the source, then run again; "
+                    "nothing was written",
+                ) from None
+            record += 1
+            if len(row) != width:
+                what = "a blank line" if not row else f"{len(row)} fields, the header has {width}"
+                malformed.append(
+                    MalformedRow(
+                        row_number=record,
+                        line=start_line,
+                        raw=separator.join(row),
+                        message=f"line {start_line}: {what}",
+                    )
+                )
+            else:
+                numbers.append(record)
+                for index, value in enumerate(row):
+                    columns[index].append(value if value != "" else None)
+            start_line = reader.line_num + 1
+    data: dict[str, pl.Series] = {
+        name: pl.Series(name, values, dtype=pl.String)
+        for name, values in zip(header, columns, strict=True)
+    }
+    frame = pl.DataFrame(data).with_columns(pl.Series(ROW_NUMBER, numbers, dtype=pl.Int64))
+    return frame.select(ROW_NUMBER, *header), malformed

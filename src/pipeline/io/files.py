@@ -1,0 +1,242 @@
+"""Local file connectors: CSV, Parquet and JSON Lines.
+
+Sources read everything as text (Parquet also keeps its typed frame for a
+no-schema copy); sinks stage the file beside the target and commit it with an
+atomic rename (see :mod:`pipeline.io.atomic`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.errors import ConfigError, InputError, MalformedInputError, OutputError
+from pipeline.hashing import sha256_file
+from pipeline.io.atomic import check_writable_target, publish, stage_file
+from pipeline.io.base import ROW_NUMBER, MalformedRow, ReadResult, Sink, StagedWrite, Source, WriteResult
+from pipeline.io.csv_reader import read_csv_text
+
+__all__ = ["FORMATS", "FileSink", "FileSource", "format_for_path"]
+
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+ProgressFn = Callable[[int], None]
+
+
+def format_for_path(path: Path, declared: str | None = None) -> str:
+    """Return the format named by ``declared`` or by the file extension."""
+    if declared is not None:
+        if declared not in set(FORMATS.values()):
+            raise ConfigError(
+                f"unknown format {declared!r}",
+                key="format",
+                hint=f"use one of {', '.join(sorted(set(FORMATS.values())))}",
+            )
+        return declared
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ConfigError(
+            f"cannot tell the format of {str(path)!r} from its extension",
+            dataset=str(path),
+            hint=f"use an extension among {', '.join(sorted(FORMATS))} or declare the format",
+        )
+    return fmt
+
+
+class FileSource(Source):
+    """A local CSV, Parquet or JSON Lines file."""
+
+    kind = "file"
+
+    def __init__(
+        self, path: Path, fmt: str | None = None, *, on_bytes: ProgressFn | None = None
+    ) -> None:
+        self.path = path
+        self.location = str(path)
+        self.format = format_for_path(path, fmt)
+        self.on_bytes = on_bytes
+
+    def read(self, *, options: dict[str, Any] | None = None) -> ReadResult:
+        """Read the file; raise :class:`InputError` naming the file when it cannot be."""
+        options = dict(options or {})
+        if not self.path.exists():
+            raise InputError(
+                "the input file does not exist",
+                dataset=self.location,
+                hint="check the path (relative paths resolve against the current directory)",
+            )
+        if self.path.is_dir():
+            raise InputError("the input path is a directory, not a file", dataset=self.location)
+        try:
+            if self.format == "csv":
+                return self._read_csv(options)
+            if self.format == "parquet":
+                return self._read_parquet()
+            return self._read_jsonl()
+        except PermissionError:
+            raise InputError(
+                "the input file cannot be read (permission denied)", dataset=self.location
+            ) from None
+
+    def _read_csv(self, options: dict[str, Any]) -> ReadResult:
+        separator = str(options.pop("separator", ","))
+        if options:
+            raise ConfigError(f"unknown CSV option {next(iter(options))!r}", hint="use 'separator'")
+        text = read_csv_text(self.path, separator=separator, on_bytes=self.on_bytes)
+        frame = text.frame
+        if text.scan.quotes:
+            # A quoted empty field ("") is an empty cell too (ARCHITECTURE: empty is null).
+            frame = frame.with_columns(
+                pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+                for c in text.header
+            )
+        return ReadResult(
+            frame=frame,
+            malformed=text.malformed,
+            digest=text.scan.sha256,
+            columns=text.header,
+            size_bytes=text.scan.size,
+        )
+
+    def _read_parquet(self) -> ReadResult:
+        digest = sha256_file(self.path, on_block=self.on_bytes)
+        try:
+            typed = pl.read_parquet(self.path)
+        except pl.exceptions.PolarsError as exc:
+            raise MalformedInputError(
+                f"the file is not a readable Parquet file ({type(exc).__name__})",
+                dataset=self.location,
+                hint="check that the file is complete Parquet (not CSV renamed .parquet)",
+            ) from None
+        text = typed.with_columns(pl.all().cast(pl.String))
+        text = text.with_row_index(ROW_NUMBER, offset=1).with_columns(
+            pl.col(ROW_NUMBER).cast(pl.Int64)
+        )
+        return ReadResult(
+            frame=text,
+            malformed=[],
+            digest=digest.sha256,
+            columns=typed.columns,
+            size_bytes=digest.size,
+            typed=True,
+            typed_frame=typed,
+        )
+
+    def _read_jsonl(self) -> ReadResult:
+        digest = sha256_file(self.path, on_block=self.on_bytes)
+        data = self.path.read_bytes()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise MalformedInputError(
+                f"byte {exc.start} is not valid UTF-8", dataset=self.location, line=line
+            ) from None
+        columns: dict[str, list[str | None]] = {}
+        numbers: list[int] = []
+        malformed: list[MalformedRow] = []
+        record = 0
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            record += 1
+            parsed = _parse_json_record(line)
+            if isinstance(parsed, str):
+                malformed.append(MalformedRow(record, line_no, line, f"line {line_no}: {parsed}"))
+                continue
+            for name in parsed.keys() - columns.keys():
+                columns[name] = [None] * len(numbers)
+            for name, values in columns.items():
+                values.append(parsed.get(name))
+            numbers.append(record)
+        if record == 0:
+            raise InputError(
+                "the file holds no JSON records",
+                dataset=self.location,
+                hint="check that the extract finished; JSON Lines needs one object per line",
+            )
+        frame = pl.DataFrame(
+            {ROW_NUMBER: pl.Series(numbers, dtype=pl.Int64)}
+            | {name: pl.Series(name, vals, dtype=pl.String) for name, vals in columns.items()}
+        )
+        return ReadResult(frame, malformed, digest.sha256, list(columns), digest.size)
+
+
+def _parse_json_record(line: str) -> dict[str, str | None] | str:
+    """Parse one JSON object keeping each scalar's exact text; return an error string if not."""
+    try:
+        value = json.loads(line, parse_int=str, parse_float=str, parse_constant=str)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON (character {exc.colno})"
+    if not isinstance(value, dict):
+        return "not a JSON object"
+    out: dict[str, str | None] = {}
+    for key, item in value.items():
+        if item is None or isinstance(item, str):
+            # JSON tells "" from null, unlike CSV; keep the difference.
+            out[key] = item
+        elif isinstance(item, bool):
+            out[key] = "true" if item else "false"
+        else:
+            out[key] = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+    return out
+
+
+class _StagedFile(StagedWrite):
+    def __init__(self, temp: Path, target: Path, records: int) -> None:
+        self.temp = temp
+        self.target = target
+        self.records = records
+        self.digest = sha256_file(temp)
+
+    def commit(self) -> WriteResult:
+        publish(self.temp, self.target)
+        return WriteResult(str(self.target), self.digest.sha256, self.records, self.digest.size)
+
+    def abort(self) -> None:
+        self.temp.unlink(missing_ok=True)
+
+
+class FileSink(Sink):
+    """A local CSV, Parquet or JSON Lines file, written atomically."""
+
+    kind = "file"
+
+    def __init__(self, path: Path, fmt: str | None = None) -> None:
+        self.path = path
+        self.location = str(path)
+        self.format = format_for_path(path, fmt)
+        check_writable_target(path)
+
+    def stage(self, frame: pl.DataFrame) -> StagedWrite:
+        """Write ``frame`` to a fsynced temp file beside the target."""
+        writer = _writer(self.format, frame)
+        try:
+            temp = stage_file(self.path, writer)
+        except pl.exceptions.PolarsError as exc:
+            raise OutputError(
+                f"Polars could not write the {self.format} file ({type(exc).__name__})",
+                dataset=self.location,
+            ) from None
+        return _StagedFile(temp, self.path, frame.height)
+
+
+def _writer(fmt: str, frame: pl.DataFrame) -> Callable[[Path], None]:
+    if fmt == "csv":
+        return lambda p: frame.write_csv(p)
+    if fmt == "parquet":
+        # Fixed row-group size and statistics keep the bytes identical across runs.
+        return lambda p: frame.write_parquet(
+            p, compression="zstd", statistics=True, row_group_size=512 * 1024
+        )
+    return lambda p: frame.write_ndjson(p)

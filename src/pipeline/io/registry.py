@@ -1,0 +1,88 @@
+"""Choosing a connector by URI scheme and extension.
+
+``open_source`` / ``open_sink`` are the only places that map a location to a
+connector class; database and object-store schemes plug in here (lazily
+imported, behind their extras) without anything above the I/O layer changing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pipeline.errors import ConfigError
+from pipeline.io.base import Sink, Source
+from pipeline.io.files import FileSink, FileSource
+from pipeline.io.memory import MemorySink, MemorySource
+
+__all__ = ["open_sink", "open_source", "redact"]
+
+_FUTURE_SCHEMES = {
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "sqlite": "sql",
+    "s3": "s3",
+    "gs": "gcs",
+    "gcs": "gcs",
+    "az": "azure",
+    "abfs": "azure",
+}
+
+
+def redact(location: str) -> str:
+    """Hide a password in a URI (``postgresql://u:***@h/db``); paths pass unchanged."""
+    parts = urlsplit(location)
+    if parts.password is None or not parts.scheme:
+        return location
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _scheme(location: str | Path) -> str:
+    if isinstance(location, Path):
+        return "file"
+    scheme = urlsplit(location).scheme
+    # A one-letter "scheme" is a Windows drive letter, not a URI scheme.
+    return "file" if len(scheme) <= 1 else scheme.lower()
+
+
+def _file_path(location: str | Path) -> Path:
+    if isinstance(location, Path):
+        return location
+    if location.startswith("file://"):
+        return Path(urlsplit(location).path)
+    return Path(location)
+
+
+def _unsupported(location: str, scheme: str) -> ConfigError:
+    extra = _FUTURE_SCHEMES.get(scheme)
+    hint = (
+        f"the {scheme!r} connector is not available in this version "
+        f"(it will ship in the '{extra}' extra); use a local file for now"
+        if extra
+        else "use a local path, file://, or memory://"
+    )
+    return ConfigError(f"no connector for the URI scheme {scheme!r}", dataset=redact(location), hint=hint)
+
+
+def open_source(
+    location: str | Path, fmt: str | None = None, *, on_bytes: Callable[[int], None] | None = None
+) -> Source:
+    """Return the :class:`Source` for ``location``."""
+    scheme = _scheme(location)
+    if scheme == "file":
+        return FileSource(_file_path(location), fmt, on_bytes=on_bytes)
+    if scheme == "memory":
+        return MemorySource(str(location).removeprefix("memory://"))
+    raise _unsupported(str(location), scheme)
+
+
+def open_sink(location: str | Path, fmt: str | None = None) -> Sink:
+    """Return the :class:`Sink` for ``location``."""
+    scheme = _scheme(location)
+    if scheme == "file":
+        return FileSink(_file_path(location), fmt)
+    if scheme == "memory":
+        return MemorySink(str(location).removeprefix("memory://"))
+    raise _unsupported(str(location), scheme)
