@@ -16,6 +16,7 @@ here ever holds a cell value, password or key::
     ├── AuditError                    the audit log cannot be written or read
     │   └── TamperError               verification found a break   (exit 1)
     ├── LineageError                  the lineage store cannot be used
+    ├── InternalError                 a bug: an unexpected exception inside a run
     └── RunFailedError                a run that completed its checks and failed (exit 1)
         ├── RejectionThresholdError   too many rows rejected
         └── QualityGateError          an error-severity quality rule failed
@@ -29,6 +30,7 @@ __all__ = [
     "AuditError",
     "ConfigError",
     "InputError",
+    "InternalError",
     "LineageError",
     "MalformedInputError",
     "MissingExtraError",
@@ -39,6 +41,7 @@ __all__ = [
     "RunFailedError",
     "SpecError",
     "TamperError",
+    "error_for_code",
 ]
 
 
@@ -166,6 +169,22 @@ class LineageError(PipelineError):
     """The lineage store cannot be opened, written or queried."""
 
     default_hint = "check the lineage store path (--lineage-store) is a writable SQLite file"
+
+
+class InternalError(PipelineError):
+    """An unexpected exception inside a run; its text is withheld from evidence."""
+
+    default_hint = (
+        "run again with --debug for the traceback and report it; nothing was written"
+    )
+
+
+def error_for_code(code: str) -> type[PipelineError]:
+    """Return the error class named ``code`` (as in ``PipelineError.code``)."""
+    found = globals().get(code)
+    if isinstance(found, type) and issubclass(found, PipelineError):
+        return found
+    return PipelineError
 
 
 class RunFailedError(PipelineError):

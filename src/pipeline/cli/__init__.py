@@ -1,16 +1,22 @@
 """The `pipeline` command: a thin Typer layer over the library.
 
 Each command group lives in its own module (``run``, ``audit``, ``keys``,
-``lineage``, ...) and defines a ``typer.Typer`` named ``app``; this module
-only assembles them and maps :class:`~pipeline.errors.PipelineError` to exit
-codes.
+``lineage``, ...) and defines a ``typer.Typer`` named ``app`` or a command
+function; this module only assembles them. The seed README's bare form
+``pipeline --input IN --output OUT --audit AUDIT`` is the ``run`` command.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+
 import typer
 
 from pipeline.cli import audit, keys, lineage
+from pipeline.cli.run import run
+
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="pipeline",
@@ -19,11 +25,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("run")(run)
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
 app.add_typer(lineage.app, name="lineage")
 
+_GLOBAL_FLAGS = {"--help", "-h", "--version"}
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+
+def _with_implicit_run(argv: Sequence[str]) -> list[str]:
+    """``pipeline --input …`` (the seed form) means ``pipeline run --input …``."""
+    args = list(argv)
+    if args and args[0].startswith("-") and args[0] not in _GLOBAL_FLAGS:
+        return ["run", *args]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point (``pipeline``)."""
+    args = _with_implicit_run(sys.argv[1:] if argv is None else argv)
+    app(args=args, prog_name="pipeline")

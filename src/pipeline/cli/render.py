@@ -1,0 +1,45 @@
+"""Shared rendering for CLI commands: errors, JSON, exit codes.
+
+Human text goes to stderr; with ``--json`` exactly one JSON object goes to
+stdout. A traceback appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from typing import Any
+
+from rich.console import Console
+
+from pipeline.errors import PipelineError
+
+__all__ = ["emit_json", "fail", "stderr"]
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """Print one JSON object on stdout."""
+    sys.stdout.write(json.dumps(payload, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def fail(error: BaseException, *, debug: bool, as_json: bool = False) -> int:
+    """Report ``error`` as one paragraph (traceback with --debug); return its exit code."""
+    if debug:
+        cause = error.__cause__ if error.__cause__ is not None else error
+        traceback.print_exception(cause, file=sys.stderr)
+    if isinstance(error, PipelineError):
+        code = error.exit_code
+        text = str(error)
+        payload: dict[str, Any] = {"success": False, "errors": [error.to_dict()]}
+    else:
+        code = 2
+        text = f"unexpected {type(error).__name__}. Hint: run again with --debug and report it."
+        payload = {"success": False, "errors": [{"code": type(error).__name__}]}
+    stderr.print(f"[bold red]error:[/] {text}", markup=True, highlight=False)
+    if as_json:
+        emit_json(payload)
+    return code

@@ -1,0 +1,154 @@
+"""`pipeline run` (and the seed's bare `pipeline --input ...` form)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.cli.render import emit_json, fail, stderr
+from pipeline.errors import ConfigError, PipelineError, error_for_code
+from pipeline.result import PipelineResult
+from pipeline.runner import execute
+from pipeline.spec import PipelineConfig
+
+__all__ = ["run"]
+
+
+def _summary(result: PipelineResult) -> None:
+    state = "[green]succeeded[/]" if result.success else "[red]failed[/]"
+    filtered = sum(result.filtered_records.values())
+    stderr.print(
+        f"run {result.run_id} {state}: {result.input_records} in → "
+        f"{result.output_records} out, {result.rejected_records} rejected, {filtered} filtered",
+        markup=True,
+    )
+    if result.output_hash:
+        stderr.print(f"  output  {result.output_path}  sha256:{result.output_hash}")
+    if result.rejected_records:
+        stderr.print(f"  rejected rows → {result.quarantine_path}")
+    stderr.print(f"  audit   {result.audit_path}")
+
+
+def run(
+    input_path: Annotated[
+        str, typer.Option("--input", "-i", help="Source file or URI, e.g. data/sample_input.csv.")
+    ],
+    output_path: Annotated[
+        str, typer.Option("--output", "-o", help="Output file (.csv, .parquet, .jsonl).")
+    ],
+    audit_path: Annotated[
+        Path, typer.Option("--audit", "-a", help="Append-only audit log (JSON Lines).")
+    ],
+    schema: Annotated[
+        str | None,
+        typer.Option("--schema", help="Pydantic model validating rows, e.g. examples.claims.model:Claim."),
+    ] = None,
+    quarantine: Annotated[
+        str | None,
+        typer.Option("--quarantine", help="Rejected rows (default OUTPUT-STEM.rejected.csv)."),
+    ] = None,
+    max_rejected_ratio: Annotated[
+        float | None,
+        typer.Option("--max-rejected-ratio", help="Fail (exit 1) when more rows are rejected."),
+    ] = None,
+    pipeline_id: Annotated[
+        str | None, typer.Option("--pipeline-id", help="Job name (default: output stem).")
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="Who runs it (default: the OS user).")
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why it runs; recorded in the audit log.")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Pin the run time, RFC 3339 with zone, e.g. 2024-01-31T00:00:00Z."),
+    ] = None,
+    signing_key: Annotated[
+        Path | None, typer.Option("--signing-key", help="Ed25519 key signing checkpoints.")
+    ] = None,
+    lineage_store: Annotated[
+        Path | None,
+        typer.Option("--lineage-store", help="Lineage SQLite store (default lineage.db beside the audit log)."),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="Validation engine: columnar or reference.")
+    ] = "columnar",
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Accept a source with no records.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Run a pipeline: read, validate, write, and record audit and lineage.
+
+    Example: pipeline run --input data/sample_input.csv --output out/output.csv --audit out/audit.jsonl
+    """
+    try:
+        config = PipelineConfig(
+            input_path=input_path,
+            output_path=output_path,
+            audit_path=audit_path,
+            schema=schema,
+            quarantine_path=quarantine,
+            max_rejected_ratio=max_rejected_ratio,
+            pipeline_id=pipeline_id,
+            actor=actor,
+            reason=reason,
+            as_of=_parse_as_of(as_of),
+            signing_key=signing_key,
+            lineage_store=lineage_store,
+            engine=engine,  # type: ignore[arg-type]
+            allow_empty=allow_empty,
+            progress=not as_json and sys.stderr.isatty(),
+        )
+    except PipelineError as error:
+        raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None
+    except ValueError as exc:
+        error = ConfigError(_first_pydantic_error(exc), hint="see `pipeline run --help`")
+        raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None
+    try:
+        outcome = execute(config)
+    except PipelineError as error:
+        raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None
+    result = outcome.result
+    if as_json:
+        emit_json(result.model_dump(mode="json"))
+    if outcome.error is not None:
+        fail(outcome.error, debug=debug)
+        _summary(result)
+        raise typer.Exit(outcome.error.exit_code)
+    if not result.success:
+        raise typer.Exit(error_for_code(str(result.errors[0].get("code"))).exit_code)
+    if not as_json:
+        _summary(result)
+
+
+def _parse_as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--as-of {text!r} is not an RFC 3339 time", key="as_of",
+            hint="write it like 2024-01-31T00:00:00Z",
+        ) from None
+    if moment.tzinfo is None:
+        raise ConfigError("--as-of needs a time zone", key="as_of", hint="append Z for UTC")
+    return moment
+
+
+def _first_pydantic_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"option {where or '?'}: {first.get('msg')}"
+    return str(exc)
