@@ -1,0 +1,138 @@
+"""Stable validation reason codes and the one table mapping Pydantic error types onto them.
+
+The codes are the vocabulary of the quarantine file, reports and audit entries;
+they never change meaning. Messages are Pydantic's own, with any cell value of
+the row redacted so evidence never carries data (ARCHITECTURE.md invariant 5).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, TypedDict
+
+__all__ = [
+    "CODES",
+    "CUSTOM",
+    "EXTRA_COLUMN",
+    "MALFORMED_ROW",
+    "MISSING",
+    "NOT_ALLOWED",
+    "OUT_OF_RANGE",
+    "PATTERN",
+    "PYDANTIC_TYPE_TO_CODE",
+    "TOO_LONG",
+    "TOO_SHORT",
+    "TYPE",
+    "ErrorEntry",
+    "code_for",
+    "error_entries",
+]
+
+MISSING: Final = "missing"
+TYPE: Final = "type"
+PATTERN: Final = "pattern"
+TOO_LONG: Final = "too_long"
+TOO_SHORT: Final = "too_short"
+OUT_OF_RANGE: Final = "out_of_range"
+NOT_ALLOWED: Final = "not_allowed"
+EXTRA_COLUMN: Final = "extra_column"
+CUSTOM: Final = "custom"
+#: Used by the reader for rows the file format cannot parse; never by the validator.
+MALFORMED_ROW: Final = "malformed_row"
+
+CODES: Final = (
+    MISSING,
+    TYPE,
+    PATTERN,
+    TOO_LONG,
+    TOO_SHORT,
+    OUT_OF_RANGE,
+    NOT_ALLOWED,
+    EXTRA_COLUMN,
+    CUSTOM,
+    MALFORMED_ROW,
+)
+
+#: Pydantic error ``type`` → stable code. Types not listed map by suffix in
+#: :func:`code_for` (``*_type``/``*_parsing`` are type errors), else ``custom``.
+PYDANTIC_TYPE_TO_CODE: Final[Mapping[str, str]] = {
+    "missing": MISSING,
+    "extra_forbidden": EXTRA_COLUMN,
+    "string_pattern_mismatch": PATTERN,
+    "string_too_long": TOO_LONG,
+    "too_long": TOO_LONG,
+    "string_too_short": TOO_SHORT,
+    "too_short": TOO_SHORT,
+    "greater_than": OUT_OF_RANGE,
+    "greater_than_equal": OUT_OF_RANGE,
+    "less_than": OUT_OF_RANGE,
+    "less_than_equal": OUT_OF_RANGE,
+    "multiple_of": OUT_OF_RANGE,
+    "finite_number": OUT_OF_RANGE,
+    "decimal_max_digits": OUT_OF_RANGE,
+    "decimal_max_places": OUT_OF_RANGE,
+    "decimal_whole_digits": OUT_OF_RANGE,
+    "date_past": OUT_OF_RANGE,
+    "date_future": OUT_OF_RANGE,
+    "datetime_past": OUT_OF_RANGE,
+    "datetime_future": OUT_OF_RANGE,
+    "literal_error": NOT_ALLOWED,
+    "enum": NOT_ALLOWED,
+    "value_error": CUSTOM,
+    "assertion_error": CUSTOM,
+    "int_from_float": TYPE,
+    "date_from_datetime_inexact": TYPE,
+    "timezone_aware": TYPE,
+    "timezone_naive": TYPE,
+    "timezone_offset": TYPE,
+    "uuid_version": TYPE,
+    "bool_parsing": TYPE,
+    "int_parsing_size": TYPE,
+    "time_delta_parsing": TYPE,
+    "none_required": TYPE,
+}
+
+
+class ErrorEntry(TypedDict):
+    """One reason a row was rejected, as written to ``_errors``."""
+
+    column: str | None
+    code: str
+    message: str
+
+
+def code_for(pydantic_type: str) -> str:
+    """Return the stable code for a Pydantic error type."""
+    code = PYDANTIC_TYPE_TO_CODE.get(pydantic_type)
+    if code is not None:
+        return code
+    if pydantic_type.endswith(("_type", "_parsing")):
+        return TYPE
+    return CUSTOM
+
+
+def _redact(message: str, values: Iterable[str]) -> str:
+    # Only user-written messages (custom validators) can echo a value; match
+    # whole tokens so a one-letter cell does not mangle ordinary words.
+    for value in sorted({v for v in values if v and v.strip()}, key=len, reverse=True):
+        pattern = r"(?<![0-9A-Za-z_])" + re.escape(value) + r"(?![0-9A-Za-z_])"
+        message = re.sub(pattern, "***", message)
+    return message
+
+
+def error_entries(
+    errors: Iterable[Mapping[str, Any]], row_values: Iterable[str | None] = ()
+) -> list[ErrorEntry]:
+    """Turn Pydantic ``errors()`` into quarantine entries without any cell value."""
+    values = [v for v in row_values if v is not None]
+    out: list[ErrorEntry] = []
+    for err in errors:
+        loc = err.get("loc", ())
+        column = str(loc[0]) if loc else None
+        code = code_for(str(err["type"]))
+        message = str(err["msg"])
+        if code == CUSTOM:
+            message = _redact(message, values)
+        out.append({"column": column, "code": code, "message": message})
+    return out

@@ -1,0 +1,7 @@
+"""The columnar engine: a Pydantic model compiled to Polars expressions."""
+
+from __future__ import annotations
+
+from pipeline.schema.columnar.engine import validate_columnar
+
+__all__ = ["validate_columnar"]
