@@ -145,4 +145,3 @@ def _from_naming(naming: LocalFileSystem | RemoteFileSystem | S3 | GCS) -> Datas
 def same_path(a: str, b: str) -> bool:
     """Return whether two locations name the same dataset (used by the seed API's lookups)."""
     return identify(a) == identify(b)
-

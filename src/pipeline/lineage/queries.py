@@ -204,7 +204,7 @@ def _depths(start: int, edges: list[tuple[Any, ...]], upward: bool) -> dict[int,
 def history(conn: sqlite3.Connection, location: str) -> dict[str, Any]:
     """Return every version (content hash) of a dataset, oldest first, with its runs."""
     start = dataset_row(conn, location)
-    versions = []
+    versions: list[dict[str, Any]] = []
     for row in conn.execute(
         """SELECT v.id, v.hash, v.records, v.bytes, v.fields, v.as_of, r.run_id
            FROM dataset_versions v LEFT JOIN runs r ON r.id = v.first_run
