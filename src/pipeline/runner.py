@@ -19,9 +19,9 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel
 
-from pipeline.audit import AuditLogger
+from pipeline.audit.log import AuditLogger
 from pipeline.context import RunContext, format_timestamp, utc_now
-from pipeline.errors import InputError, InternalError, PipelineError, RejectionThresholdError
+from pipeline.errors import AuditError, InputError, InternalError, PipelineError, RejectionThresholdError
 from pipeline.infer import infer_types
 from pipeline.io import ROW_NUMBER, MalformedRow, ReadResult, StagedWrite, open_sink, open_source
 from pipeline.io.registry import redact
@@ -85,6 +85,7 @@ class _Run:
             actor=config.actor,
             reason=config.reason,
         )
+        _ensure_parent(config.audit_path)
         self.audit = AuditLogger(
             config.audit_path, actor=config.actor, signing_key=config.signing_key
         )
@@ -125,8 +126,13 @@ class _Run:
                 "engine": config.engine,
             },
         )
-        stage = "read"
+        stage = "pipeline"
         try:
+            # Open every connector first: a bad output path fails before any reading.
+            self.source = open_source(config.input_path, config.input_format)
+            self.sink = open_sink(config.output_path, config.output_format)
+            self.quarantine = open_sink(config.resolved_quarantine, "csv")
+            stage = "read"
             with self.progress:
                 read = self._read()
                 stage = "validate"
@@ -154,7 +160,7 @@ class _Run:
         return self._result(success=True, errors=[])
 
     def _read(self) -> ReadResult:
-        source = open_source(self.config.input_path, self.config.input_format)
+        source = self.source
         self.stage_action = source.action
         self._log("read", source.action, "started", details={"location": source.location})
         size = _size_of(self.config.input_path)
@@ -236,8 +242,7 @@ class _Run:
 
     def _write(self, valid: pl.DataFrame, rejected: pl.DataFrame) -> None:
         config = self.config
-        sink = open_sink(config.output_path, config.output_format)
-        quarantine = open_sink(config.resolved_quarantine, "csv")
+        sink, quarantine = self.sink, self.quarantine
         ratio = config.max_rejected_ratio
         over = (
             ratio is not None
@@ -292,19 +297,19 @@ class _Run:
     def _record_lineage(self) -> None:
         config = self.config
         self.stage_action = None
-        tracker = LineageTracker(store=config.resolved_lineage_store)
-        record = tracker.record(
-            source_type=_kind(config.input_path),
-            source_location=redact(str(config.input_path)),
-            source_hash=self.input_hash or "",
-            transformation=self.ctx.pipeline_id,
-            destination_type=_kind(config.output_path),
-            destination_location=redact(str(config.output_path)),
-            destination_hash=self.output_hash or "",
-            input_records=self.counts.input_records,
-            output_records=self.counts.output_records,
-            records_filtered=sum(self.counts.filtered.values()),
-        )
+        with LineageTracker(store=config.resolved_lineage_store) as tracker:
+            record = tracker.record(
+                source_type=_kind(config.input_path),
+                source_location=redact(str(config.input_path)),
+                source_hash=self.input_hash or "",
+                transformation=self.ctx.pipeline_id,
+                destination_type=_kind(config.output_path),
+                destination_location=redact(str(config.output_path)),
+                destination_hash=self.output_hash or "",
+                input_records=self.counts.input_records,
+                output_records=self.counts.output_records,
+                records_filtered=sum(self.counts.filtered.values()),
+            )
         self.lineage_id = record.lineage_id
 
     # -- endings -------------------------------------------------------------------------------
@@ -365,6 +370,17 @@ class _Run:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def _ensure_parent(path: Path) -> None:
+    """Create the audit log's directory, as the quickstart expects for ``out/``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AuditError(
+            f"cannot create the audit log's directory ({exc.strerror or exc})",
+            dataset=str(path),
+        ) from None
+
+
 def _schema_name(ref: str | type[BaseModel] | None) -> str | None:
     if ref is None or isinstance(ref, str):
         return ref

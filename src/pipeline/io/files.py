@@ -213,10 +213,10 @@ class FileSink(Sink):
     kind = "file"
 
     def __init__(self, path: Path, fmt: str | None = None) -> None:
+        check_writable_target(path)
         self.path = path
         self.location = str(path)
         self.format = format_for_path(path, fmt)
-        check_writable_target(path)
 
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` to a fsynced temp file beside the target."""

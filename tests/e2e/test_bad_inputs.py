@@ -1,0 +1,144 @@
+"""Every bad input gives one clear paragraph, the right exit code, a failed entry, no output."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+
+def run(tmp_path: Path, source: Path | str, out: Path | None = None, audit: Path | None = None,
+        *extra: str):
+    out = out or tmp_path / "out" / "o.csv"
+    audit = audit or tmp_path / "audit.jsonl"
+    return run_cli(["run", "--input", str(source), "--output", str(out), "--audit", str(audit),
+                    *extra], tmp_path)
+
+
+def last_entry(audit: Path) -> dict:
+    return json.loads(audit.read_text().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("empty.csv", b"", "the file is empty: there is no header line"),
+        ("header_only.csv", b"id,value\n", "the source holds no records"),
+        ("latin1.csv", b"id,name\n1,Jos\xe9\n", "is not valid UTF-8"),
+        ("quote.csv", b'id,name\n1,"open\n2,b\n', "unterminated quote"),
+        ("dup.csv", b"id,id\n1,2\n", "appears twice in the header"),
+    ],
+)
+def test_unreadable_inputs_exit_2_with_a_paragraph_and_no_output(
+    tmp_path: Path, name: str, data: bytes, message: str
+) -> None:
+    source = tmp_path / name
+    source.write_bytes(data)
+    done = run(tmp_path, source)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert str(source) in done.stderr and "Hint:" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out" / "o.csv").exists()
+    assert not list((tmp_path / "out").glob(".*.tmp")) if (tmp_path / "out").exists() else True
+    entry = last_entry(tmp_path / "audit.jsonl")
+    assert entry["status"] == "failed" and entry["stage"] == "pipeline"
+
+
+def test_missing_input(tmp_path: Path) -> None:
+    done = run(tmp_path, tmp_path / "nope.csv")
+    assert done.returncode == 2
+    assert "the input file does not exist" in done.stderr
+    assert last_entry(tmp_path / "audit.jsonl")["details"]["error"] == "InputError"
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    done = run(tmp_path, tmp_path / "nope.csv", None, None, "--debug")
+    assert done.returncode == 2
+    assert "Traceback" in done.stderr
+
+
+def test_ragged_rows_are_quarantined_not_lost(tmp_path: Path) -> None:
+    source = tmp_path / "ragged.csv"
+    source.write_text("id,value\n1,a\n2\n3,c,extra\n4,d\n")
+    done = run(tmp_path, source, None, None, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["input_records"], result["output_records"], result["rejected_records"]) == (4, 2, 2)
+    with (tmp_path / "out" / "o.rejected.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["_row_number"] for r in rows] == ["2", "3"]
+    assert [r["_raw"] for r in rows] == ["2", "3,c,extra"]
+    assert json.loads(rows[0]["_errors"])[0]["code"] == "malformed_row"
+
+
+def test_output_path_that_is_a_directory(tmp_path: Path, repo: Path) -> None:
+    (tmp_path / "outdir").mkdir()
+    done = run(tmp_path, repo / "data" / "sample_input.csv", tmp_path / "outdir")
+    assert done.returncode == 2
+    assert "the output path is a directory" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unwritable_audit_path(tmp_path: Path, repo: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    done = run(tmp_path, repo / "data" / "sample_input.csv", None, blocker / "audit.jsonl")
+    assert done.returncode == 2
+    assert "audit" in done.stderr.lower()
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out" / "o.csv").exists()
+
+
+def test_full_disk_while_writing_leaves_no_partial_output(tmp_path: Path) -> None:
+    """A file-size limit makes writes fail with EFBIG, as a full disk fails them with ENOSPC."""
+    source = tmp_path / "big.csv"
+    source.write_text("id,text\n" + "".join(f"{i},{'x' * 40}\n" for i in range(4000)))
+    out = tmp_path / "out" / "o.csv"
+    out.parent.mkdir()
+    out.write_text("previous\n")
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))\n"
+        "from pipeline.cli import main\n"
+        f"main(['run', '--input', {str(source)!r}, '--output', {str(out)!r},"
+        f" '--audit', {str(tmp_path / 'audit.jsonl')!r}])\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "cannot write the file" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert out.read_text() == "previous\n"
+    assert list(out.parent.glob(".*.tmp")) == []
+    assert last_entry(tmp_path / "audit.jsonl")["status"] == "failed"
+
+
+def test_previous_output_survives_a_failed_run(tmp_path: Path, repo: Path) -> None:
+    out = tmp_path / "out" / "o.csv"
+    assert run(tmp_path, repo / "data" / "sample_input.csv", out).returncode == 0
+    before = out.read_bytes()
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b'id,value,category\n1,"x\n')
+    assert run(tmp_path, bad, out).returncode == 2
+    assert out.read_bytes() == before
+
+
+def test_bad_schema_reference_is_a_config_error(tmp_path: Path, repo: Path) -> None:
+    done = run(tmp_path, repo / "data" / "sample_input.csv", None, None, "--schema", "nowhere:Model")
+    assert done.returncode == 2
+    assert "nowhere" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_unknown_extension(tmp_path: Path, repo: Path) -> None:
+    done = run(tmp_path, repo / "data" / "sample_input.csv", tmp_path / "o.xlsx")
+    assert done.returncode == 2
+    assert "cannot tell the format" in done.stderr

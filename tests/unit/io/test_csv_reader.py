@@ -1,0 +1,144 @@
+"""The CSV reader neither loses nor invents a record, and names what it cannot read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.errors import InputError, MalformedInputError
+from pipeline.io import ROW_NUMBER, open_source
+
+
+def read(tmp_path: Path, data: bytes, name: str = "in.csv"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return open_source(str(path)).read()
+
+
+def test_reads_every_column_as_text_with_row_numbers(tmp_path: Path) -> None:
+    result = read(tmp_path, b"id,zip,amount\n1,007,1.50\n2,,3\n")
+    assert result.frame.columns == [ROW_NUMBER, "id", "zip", "amount"]
+    assert result.frame.rows() == [(1, "1", "007", "1.50"), (2, "2", None, "3")]
+    assert all(result.frame.schema[c] == pl.String for c in ("id", "zip", "amount"))
+    assert result.malformed == []
+    assert result.records == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "bad_row", "bad_line", "message"),
+    [
+        (b"a,b\n1,2\n3\n5,6\n", 2, 3, "line 3: 1 field, the header has 2"),
+        (b"a,b\n1,2\n3,4,5\n5,6\n", 2, 3, "line 3: 3 fields, the header has 2"),
+        (b"a,b\n1,2\n\n5,6\n", 2, 3, "line 3: a blank line"),
+        (b'a,b\n1,"x,y"\n4\n', 2, 3, "line 3: 1 field, the header has 2"),
+        (b'a,b\n1,"x\ny"\n4\n5,6\n', 2, 4, "line 4: 1 field, the header has 2"),
+    ],
+)
+def test_ragged_records_are_set_apart_not_dropped(
+    tmp_path: Path, data: bytes, bad_row: int, bad_line: int, message: str
+) -> None:
+    result = read(tmp_path, data)
+    assert [(m.row_number, m.line, m.message) for m in result.malformed] == [
+        (bad_row, bad_line, message)
+    ]
+    assert result.records == data.count(b"\n") - 1 - data.count(b'"x\ny"')
+    assert bad_row not in result.frame[ROW_NUMBER].to_list()
+
+
+def test_quoted_separators_and_newlines_survive(tmp_path: Path) -> None:
+    result = read(tmp_path, b'a,b\n1,"x,y"\n"",4\n2,"multi\nline"\n')
+    assert result.frame.drop(ROW_NUMBER).rows() == [("1", "x,y"), (None, "4"), ("2", "multi\nline")]
+    assert result.malformed == []
+
+
+def test_unterminated_quote_stops_naming_the_line(tmp_path: Path) -> None:
+    with pytest.raises(MalformedInputError) as caught:
+        read(tmp_path, b'a,b\n1,2\n3,"4\n5,6\n')
+    assert caught.value.line == 3
+    assert "in.csv:3" in str(caught.value)
+    assert "unterminated quote" in str(caught.value)
+
+
+def test_non_utf8_bytes_stop_naming_line_and_position(tmp_path: Path) -> None:
+    with pytest.raises(MalformedInputError) as caught:
+        read(tmp_path, b"a,b\n1,2\n3,caf\xe9\n")
+    assert caught.value.line == 3
+    assert "line 3, character 6" in str(caught.value)
+    assert "UTF-8" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"\xef\xbb\xbf", "the file is empty"),
+        (b"\na,b\n", "the first line is blank"),
+        (b"a,a\n1,2\n", "appears twice"),
+        (b"a,,c\n1,2,3\n", "column 2 of the header has no name"),
+        (b"a,_errors\n1,2\n", "reserved"),
+    ],
+)
+def test_unusable_headers_are_input_errors(tmp_path: Path, data: bytes, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read(tmp_path, data)
+
+
+def test_missing_file_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist") as caught:
+        open_source(str(tmp_path / "nope.csv")).read()
+    assert caught.value.dataset == str(tmp_path / "nope.csv")
+
+
+def test_header_only_file_has_no_records(tmp_path: Path) -> None:
+    result = read(tmp_path, b"a,b\n")
+    assert result.records == 0
+    assert result.columns == ["a", "b"]
+
+
+def test_bom_and_crlf_are_handled(tmp_path: Path) -> None:
+    result = read(tmp_path, b"\xef\xbb\xbfa,b\r\n1,2\r\n3,4\r\n")
+    assert result.columns == ["a", "b"]
+    assert result.frame.drop(ROW_NUMBER).rows() == [("1", "2"), ("3", "4")]
+
+
+_cell = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="\r\x00"), max_size=6
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(st.lists(_cell, min_size=1, max_size=4), min_size=1, max_size=12),
+    width=st.integers(min_value=1, max_value=4),
+)
+def test_fast_and_exact_paths_agree_with_the_csv_module(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[list[str]], width: int
+) -> None:
+    """Whatever the shape, every record is either read as written or set apart."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = [f"c{i}" for i in range(width)]
+    writer.writerow(header)
+    writer.writerows(rows)
+    path = tmp_path_factory.mktemp("csv") / "in.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    result = open_source(str(path)).read()
+    expected_good = [
+        (i, *[v if v != "" else None for v in row])
+        for i, row in enumerate(rows, start=1)
+        if len(row) == width and not (width == 1 and row == [""])
+    ]
+    expected_bad = [
+        i for i, row in enumerate(rows, start=1) if len(row) != width and not (width == 1 and row == [""])
+    ]
+    good = [r for r in result.frame.rows() if not (width == 1 and r[1] is None)]
+    assert good == expected_good
+    assert [m.row_number for m in result.malformed] == expected_bad
+    assert result.records == len(rows)
