@@ -74,13 +74,13 @@ def _short(value: str | None) -> str:
 def _walk_tables(result: dict[str, Any], title: str) -> None:
     table = Table(title=f"{title} of {result['dataset']['location']}")
     for col in ("depth", "dataset", "namespace"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for d in result["datasets"]:
         table.add_row(str(d["depth"]), d["location"], d["namespace"])
     err.print(table)
     runs = Table(title="runs")
     for col in ("run", "job", "status", "as_of", "read (hash)", "wrote (hash)"):
-        runs.add_column(col)
+        runs.add_column(col, overflow="fold")
     for r in result.get("runs", []):
         runs.add_row(
             r["run_id"], r["job"], r["status"], r["as_of"] or "-",
@@ -134,7 +134,7 @@ def history(
             return 0
         table = Table(title=f"versions of {result['dataset']['location']}")
         for col in ("#", "sha256", "records", "as_of", "produced by", "read by"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for v in result["versions"]:
             table.add_row(
                 str(v["version"]), _short(v["hash"]), str(v["records"]), v["as_of"] or "-",
