@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -101,9 +102,9 @@ class Spool:
         result = FlushResult()
         with _locked(self._lock):
             if self.path.exists() and self.path.stat().st_size:
-                self.path.rename(
-                    self.path.with_name(f"{self.path.name}.{uuid.uuid4().hex}.flushing")
-                )
+                # Time-ordered names: batches (and crash leftovers) flush oldest first.
+                stamp = f"{time.time_ns():020d}{uuid.uuid4().hex[:8]}"
+                self.path.rename(self.path.with_name(f"{self.path.name}.{stamp}.flushing"))
         for batch in sorted(self._flushing_files()):
             self._flush_file(batch, send, result)
         result.remaining = len(self.pending())

@@ -106,7 +106,7 @@ class Receiver:
         events, paths = self.events, self.paths
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 if delay:
                     time.sleep(delay)

@@ -56,7 +56,7 @@ def test_four_processes_writing_one_store_stay_consistent(tmp_path: Path) -> Non
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     count = {
-        t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
+        t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
         for t in ("runs", "jobs", "datasets", "dataset_versions", "run_io", "edges")
     }
     total = WRITERS * RUNS_EACH
