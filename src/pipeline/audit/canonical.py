@@ -11,6 +11,9 @@ else (floats, non-BMP keys, big integers) goes through ``rfc8785``.
 from __future__ import annotations
 
 import json
+import json.encoder
+import json.scanner
+from collections.abc import Callable
 from typing import Any
 
 import rfc8785
@@ -20,9 +23,27 @@ from pipeline.errors import AuditError
 __all__ = ["CanonicalReader", "canonical_bytes", "is_canonical_line"]
 
 _MAX_SAFE_INT = 2**53 - 1
-_encode = json.JSONEncoder(
+_encoder = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
-).encode
+)
+
+
+def _make_encode() -> Callable[[Any], str]:
+    """The stdlib's C encoder called directly: a third faster than ``encode``."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - non-CPython
+        return _encoder.encode
+    c_encode = make(
+        None, _encoder.default, json.encoder.encode_basestring, None, ":", ",", True, False, True
+    )
+
+    def encode(value: Any) -> str:
+        return "".join(c_encode(value, 0))
+
+    return encode
+
+
+_encode = _make_encode()
 
 
 def _fast_ok(value: Any) -> bool:
@@ -63,33 +84,38 @@ class CanonicalReader:
     Not thread-safe; use one per thread.
     """
 
-    __slots__ = ("_decode", "_slow")
+    __slots__ = ("_scan", "_slow")
 
     def __init__(self) -> None:
         self._slow = False
-        self._decode = json.JSONDecoder(
-            parse_float=self._on_float,
-            parse_int=self._on_int,
-            parse_constant=self._on_constant,
-        ).decode
+        # Calling the scanner directly skips ``decode``'s whitespace regexes:
+        # a canonical line has no whitespace to skip anyway.
+        ctx = json.JSONDecoder(parse_float=self._on_float, parse_constant=self._on_constant)
+        self._scan = json.scanner.make_scanner(ctx)  # type: ignore[arg-type]  # typeshed: a class
 
     def _on_float(self, text: str) -> float:
         self._slow = True
         return float(text)
-
-    def _on_int(self, text: str) -> int:
-        if len(text) > 15:
-            self._slow = True
-        return int(text)
 
     @staticmethod
     def _on_constant(text: str) -> Any:
         raise ValueError(f"{text} is not JSON")
 
     def loads(self, line: bytes) -> tuple[Any, bool]:
-        """Parse one UTF-8 JSON line; also say whether the fast path applies."""
+        """Parse one UTF-8 JSON line; also say whether the fast path applies.
+
+        Integers are not range-checked here: the writer cannot produce ones
+        outside I-JSON's range (``rfc8785`` refuses them), so such a line was
+        written by someone else and the chain and signed roots catch it.
+        """
         self._slow = False
-        value = self._decode(line.decode("utf-8"))
+        text = line.decode("utf-8")
+        try:
+            value, end = self._scan(text, 0)
+        except StopIteration as exc:
+            raise ValueError("not JSON") from exc
+        if end != len(text):
+            raise ValueError("extra data after the JSON value")
         return value, not self._slow and line.isascii()
 
 
