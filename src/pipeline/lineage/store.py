@@ -251,10 +251,12 @@ class LineageStore:
         self, conn: sqlite3.Connection, dataset: int, ref: DatasetRef, as_of: str | None, run: int
     ) -> int:
         fields = json.dumps([list(f) for f in ref.fields])
-        if ref.hash is not None:
+        # An empty hash means "unknown", like None: it must not merge versions.
+        digest = ref.hash or None
+        if digest is not None:
             found = conn.execute(
                 "SELECT id FROM dataset_versions WHERE dataset_id = ? AND hash = ?",
-                (dataset, ref.hash),
+                (dataset, digest),
             ).fetchone()
             if found is not None:
                 # Fill in what an earlier sighting did not know (records, bytes, schema).
@@ -269,7 +271,7 @@ class LineageStore:
             conn.execute(
                 "INSERT INTO dataset_versions (dataset_id, hash, records, bytes, fields, as_of, "
                 "first_run) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (dataset, ref.hash, ref.records, ref.bytes, fields, as_of, run),
+                (dataset, digest, ref.records, ref.bytes, fields, as_of, run),
             ).fetchone()[0]
         )
 
