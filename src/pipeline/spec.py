@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["PipelineConfig", "default_quarantine_path"]
+from pipeline.steps.models import StepModel
+
+__all__ = ["Mode", "PipelineConfig", "default_quarantine_path"]
+
+Mode = Literal["batch", "streaming", "auto"]
 
 
 def default_quarantine_path(output: str | Path) -> Path:
@@ -49,6 +53,14 @@ class PipelineConfig(BaseModel):
     output_format: str | None = None
     engine: Literal["columnar", "reference"] = "columnar"
     progress: bool = Field(default=False, description="Show a Rich progress display on stderr.")
+    source_options: dict[str, Any] = Field(default_factory=dict)
+    steps: list[StepModel] = Field(default_factory=list, description="Transform steps, in order.")
+    quality: list[dict[str, Any]] = Field(default_factory=list, description="Quality rules.")
+    quality_stage: Literal["input", "output"] = "output"
+    mode: Mode = "batch"
+    spec_path: Path | None = None
+    spec_hash: str | None = None
+    base_dir: Path | None = Field(default=None, description="Folder for python step imports.")
 
     @field_validator("as_of")
     @classmethod
@@ -75,3 +87,94 @@ class PipelineConfig(BaseModel):
     def resolved_lineage_store(self) -> Path:
         """``lineage.db`` beside the audit log unless given."""
         return self.lineage_store or self.audit_path.with_name("lineage.db")
+
+
+# -- the YAML spec, version 1 --------------------------------------------------------------------
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Section):
+    """Where the run reads from."""
+
+    uri: str
+    format: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SinkSpec(_Section):
+    """Where the run writes to."""
+
+    uri: str
+    format: str | None = None
+
+
+class QuarantineSpec(_Section):
+    """Where rejected rows go."""
+
+    uri: str
+
+
+class AuditSpec(_Section):
+    """The audit log and its signing key."""
+
+    path: str
+    signing_key: str | None = None
+
+
+class LineageSpec(_Section):
+    """The lineage store."""
+
+    store: str | None = None
+
+
+class QualitySpec(_Section):
+    """Rules and where they run (before or after the steps)."""
+
+    stage: Literal["input", "output"] = "output"
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PipelineSpec(_Section):
+    """A pipeline spec file (version 1), as ARCHITECTURE.md shows it."""
+
+    version: Literal[1]
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    mode: Mode = "batch"
+    source: SourceSpec
+    schema_ref: str | None = Field(default=None, alias="schema")
+    max_rejected_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    quality: QualitySpec = Field(default_factory=QualitySpec)
+    steps: list[StepModel] = Field(default_factory=list)
+    sink: SinkSpec
+    quarantine: QuarantineSpec | None = None
+    audit: AuditSpec
+    lineage: LineageSpec = Field(default_factory=LineageSpec)
+    spec_path: Path | None = Field(default=None, exclude=True)
+    spec_hash: str | None = Field(default=None, exclude=True)
+
+    def to_config(self, **overrides: Any) -> PipelineConfig:
+        """The run configuration this spec describes; ``overrides`` win (CLI options)."""
+        values: dict[str, Any] = {
+            "input_path": self.source.uri,
+            "input_format": self.source.format,
+            "source_options": dict(self.source.options),
+            "output_path": self.sink.uri,
+            "output_format": self.sink.format,
+            "audit_path": Path(self.audit.path),
+            "signing_key": Path(self.audit.signing_key) if self.audit.signing_key else None,
+            "schema": self.schema_ref,
+            "quarantine_path": self.quarantine.uri if self.quarantine else None,
+            "pipeline_id": self.name,
+            "max_rejected_ratio": self.max_rejected_ratio,
+            "lineage_store": Path(self.lineage.store) if self.lineage.store else None,
+            "steps": list(self.steps),
+            "quality": list(self.quality.rules),
+            "quality_stage": self.quality.stage,
+            "mode": self.mode,
+            "spec_path": self.spec_path,
+            "spec_hash": self.spec_hash,
+            "base_dir": self.spec_path.parent if self.spec_path else None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return PipelineConfig(**values)

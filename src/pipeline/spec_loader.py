@@ -1,0 +1,157 @@
+"""``load_spec(path)``: a YAML spec file to a checked :class:`PipelineSpec`.
+
+Owns turning the file's data into models and every error into one
+:class:`SpecError` with key, line and nearest valid key; the YAML mechanics
+(lines, interpolation) are in :mod:`pipeline.specfile`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ValidationError
+
+from pipeline.errors import SpecError
+from pipeline.spec import (
+    AuditSpec,
+    LineageSpec,
+    PipelineSpec,
+    QualitySpec,
+    QuarantineSpec,
+    SinkSpec,
+    SourceSpec,
+)
+from pipeline.specfile import LoadedYaml, interpolate, load_yaml, spec_error
+from pipeline.steps.models import STEP_KINDS, normalise_step
+
+__all__ = ["load_spec", "parse_spec"]
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "source": SourceSpec,
+    "sink": SinkSpec,
+    "quarantine": QuarantineSpec,
+    "audit": AuditSpec,
+    "lineage": LineageSpec,
+    "quality": QualitySpec,
+}
+_TOP_KEYS = {
+    "version", "name", "mode", "source", "schema", "max_rejected_ratio", "quality", "steps",
+    "sink", "quarantine", "audit", "lineage",
+}
+# Keys whose values are paths relative to the spec's folder.
+_PATHS = (("source", "uri"), ("sink", "uri"), ("quarantine", "uri"), ("audit", "path"),
+          ("audit", "signing_key"), ("lineage", "store"))
+
+
+def load_spec(path: str | Path) -> PipelineSpec:
+    """Load, interpolate, resolve and check a spec file."""
+    spec_path = Path(path)
+    loaded = load_yaml(spec_path)
+    return parse_spec(loaded)
+
+
+def parse_spec(loaded: LoadedYaml) -> PipelineSpec:
+    """Build the :class:`PipelineSpec` from parsed YAML (see :func:`load_spec`)."""
+    raw = loaded.data
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise spec_error(loaded, (key,), f"unknown key {key!r}", valid=_TOP_KEYS)
+    data = interpolate(raw, loaded)
+    data = _quality_section(data, loaded)
+    data["steps"] = _steps(data.get("steps"), loaded)
+    base = loaded.path.parent
+    for section, key in _PATHS:
+        block = data.get(section)
+        if isinstance(block, dict) and isinstance(block.get(key), str):
+            block[key] = _resolve(block[key], base)
+    try:
+        spec = PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _from_validation(exc, loaded) from None
+    _check_quality(spec, loaded)
+    return spec.model_copy(update={"spec_path": loaded.path.resolve(), "spec_hash": loaded.sha256})
+
+
+def _resolve(value: str, base: Path) -> str:
+    """A relative path resolves against the spec's folder; URIs and absolute paths stay."""
+    scheme = urlsplit(value).scheme
+    if len(scheme) > 1:
+        return value
+    path = Path(value)
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _quality_section(data: dict[str, Any], loaded: LoadedYaml) -> dict[str, Any]:
+    quality = data.get("quality")
+    if isinstance(quality, list):
+        data["quality"] = {"rules": quality}
+    elif quality is not None and not isinstance(quality, dict):
+        raise spec_error(loaded, ("quality",), "quality must be a list of rules or a mapping with "
+                         "stage and rules")
+    return data
+
+
+def _steps(items: Any, loaded: LoadedYaml) -> list[dict[str, Any]]:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise spec_error(loaded, ("steps",), "steps must be a list, one step a item")
+    out = []
+    for index, item in enumerate(items):
+        data = normalise_step(item)
+        kinds = [k for k in (item if isinstance(item, dict) else {}) if k in STEP_KINDS]
+        if not isinstance(item, dict) or not kinds:
+            first = next(iter(item), "?") if isinstance(item, dict) else str(item)
+            raise spec_error(loaded, ("steps", index, first),
+                             f"step {index + 1} has no known step kind", valid=STEP_KINDS)
+        if len(kinds) > 1:
+            raise spec_error(loaded, ("steps", index),
+                             f"step {index + 1} names two kinds ({', '.join(kinds)})",
+                             hint="write one step per list item")
+        model = STEP_KINDS[kinds[0]]
+        for key in item:
+            if key not in model.model_fields or key == "kind":
+                raise spec_error(loaded, ("steps", index, key),
+                                 f"unknown key {key!r} in a {kinds[0]} step",
+                                 valid=[k for k in model.model_fields if k != "kind"])
+        out.append(data)
+    return out
+
+
+def _from_validation(exc: ValidationError, loaded: LoadedYaml) -> SpecError:
+    first = exc.errors()[0]
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p in STEP_KINDS and False))
+    # Pydantic puts the union member's tag into the loc of step errors; drop it.
+    loc = tuple(p for i, p in enumerate(loc) if not (i == 2 and loc[:1] == ("steps",) and p in STEP_KINDS))
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    where = ".".join(str(p) for p in loc)
+    if first["type"] == "extra_forbidden":
+        section = loc[0] if loc else None
+        model = _SECTIONS.get(str(section)) if section is not None else None
+        valid = list(model.model_fields) if model is not None else []
+        return spec_error(loaded, loc, f"unknown key {loc[-1]!r}{suffix}", valid=valid)
+    if first["type"] == "missing":
+        return spec_error(loaded, loc, f"required key {where!r} is missing{suffix}",
+                          hint=f"add {loc[-1]}: to the spec")
+    return spec_error(loaded, loc, f"{where}: {first['msg']}{suffix}",
+                      hint="see `pipeline spec schema` for the allowed values")
+
+
+def _check_quality(spec: PipelineSpec, loaded: LoadedYaml) -> None:
+    """Quality rules are checked by their own models (``pipeline.quality``)."""
+    if not spec.quality.rules:
+        return
+    from pipeline.quality import parse_rules
+
+    try:
+        parse_rules(spec.quality.rules)
+    except SpecError as error:
+        if error.line is None:
+            index = getattr(error, "index", None)
+            loc: tuple[str | int, ...] = ("quality", index) if isinstance(index, int) else ("quality",)
+            error.line = loaded.line_of(loc)
+            error.dataset = str(loaded.path)
+        raise

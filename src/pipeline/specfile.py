@@ -1,0 +1,140 @@
+"""Loading a YAML spec file: line numbers, ``${VAR}`` interpolation, relative paths.
+
+The file is parsed twice by PyYAML: once into nodes (to know the line of
+every key, and to refuse duplicate keys, which YAML would silently
+collapse) and once into data. Errors become one :class:`SpecError` naming
+the key path, its line and, for an unknown key, the nearest valid one.
+``${VAR}`` is replaced from the environment *after* the spec hash is taken,
+so a rotated password does not change the spec's identity, and a value from
+the environment never appears in an error or in evidence.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+import yaml
+
+from pipeline.errors import SpecError
+from pipeline.hashing import sha256_bytes
+
+__all__ = ["LoadedYaml", "interpolate", "load_yaml", "nearest", "spec_error"]
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+Path_ = tuple[str | int, ...]
+
+
+class LoadedYaml:
+    """Parsed spec data with the line of every key path and the spec's hash."""
+
+    def __init__(self, path: Path, data: dict[str, Any], lines: dict[Path_, int]) -> None:
+        self.path = path
+        self.data = data
+        self.lines = lines
+        self.sha256 = sha256_bytes(rfc8785.dumps(data))
+
+    def line_of(self, loc: Iterable[str | int]) -> int | None:
+        """The line of the deepest known prefix of ``loc``."""
+        key = tuple(loc)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return None
+
+
+def load_yaml(path: Path) -> LoadedYaml:
+    """Read and parse a spec file; :class:`SpecError` on anything but a YAML mapping."""
+    display = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("the spec file does not exist", dataset=display,
+                        hint="check the path to the spec file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"the spec file cannot be read ({type(exc).__name__})", dataset=display) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise SpecError(f"the spec is not valid YAML ({problem})", dataset=display, line=line,
+                        hint="fix the YAML syntax at that line (indentation, quotes, colons)") from None
+    if not isinstance(data, dict) or node is None:
+        raise SpecError("the spec must be a YAML mapping with keys like version, source, sink",
+                        dataset=display, line=1)
+    lines: dict[Path_, int] = {}
+    _walk(node, (), lines, display)
+    return LoadedYaml(path, data, lines)
+
+
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], display: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                raise SpecError(f"key {key!r} appears twice", dataset=display,
+                                line=key_node.start_mark.line + 1, key=".".join(map(str, (*path, key))),
+                                hint="remove one of them; YAML would silently keep only the last")
+            seen.add(key)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*path, key), lines, display)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = item.start_mark.line + 1
+            _walk(item, (*path, index), lines, display)
+
+
+def interpolate(value: Any, loaded: LoadedYaml, path: Path_ = ()) -> Any:
+    """Replace ``${VAR}`` in every string from the environment (``$${`` escapes)."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, loaded, (*path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, loaded, (*path, i)) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    escaped = value.replace("$${", "\x00")
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise SpecError(
+                f"environment variable {name} is not set", dataset=str(loaded.path),
+                line=loaded.line_of(path), key=".".join(map(str, path)),
+                hint=f"export {name}=... before running (its value is never printed or logged)",
+            )
+        return os.environ[name]
+
+    return _VAR.sub(substitute, escaped).replace("\x00", "${")
+
+
+def nearest(word: str, choices: Iterable[str]) -> str | None:
+    """The closest valid key to a mistyped one, if any is close."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    return found[0] if found else None
+
+
+def spec_error(
+    loaded: LoadedYaml, loc: Iterable[str | int], message: str, *, valid: Iterable[str] = (),
+    hint: str | None = None,
+) -> SpecError:
+    """A :class:`SpecError` at ``loc`` with its line; suggests the nearest valid key."""
+    loc = tuple(loc)
+    key = ".".join(str(p) for p in loc) or None
+    if valid and loc and isinstance(loc[-1], str):
+        guess = nearest(loc[-1], valid)
+        if guess is not None and hint is None:
+            hint = f"did you mean {guess!r}? valid keys here: {', '.join(sorted(valid))}"
+        elif hint is None:
+            hint = f"valid keys here: {', '.join(sorted(valid))}"
+    return SpecError(message, dataset=str(loaded.path), line=loaded.line_of(loc), key=key, hint=hint)

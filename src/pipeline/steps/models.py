@@ -1,0 +1,165 @@
+"""The declarative step models of a spec's ``steps:`` list.
+
+Each list item is a one-key mapping naming the step kind (``filter``,
+``derive``, …) with an optional ``name``; :func:`parse_step` turns it into
+one of the models below. Models declare; :mod:`pipeline.steps.compile`
+turns them into runnable steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "STEP_KINDS",
+    "CastStep",
+    "DedupeStep",
+    "DeriveStep",
+    "FillNullStep",
+    "FilterStep",
+    "PythonStep",
+    "RenameStep",
+    "SelectStep",
+    "SortStep",
+    "StepModel",
+]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+DTYPE_NAMES = (
+    "String", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",
+    "Float32", "Float64", "Boolean", "Date", "Datetime", "Time", "Decimal",
+)
+
+
+class _Step(BaseModel):
+    model_config = _STRICT
+    name: str | None = Field(default=None, description="Step name in counts and evidence.")
+
+
+class FilterStep(_Step):
+    """Keep rows where a SQL boolean expression is true; removed rows are counted."""
+
+    kind: Literal["filter"] = "filter"
+    filter: str
+
+
+class DeriveStep(_Step):
+    """Add or replace columns from SQL expressions, in the order written."""
+
+    kind: Literal["derive"] = "derive"
+    derive: dict[str, str]
+
+
+class RenameStep(_Step):
+    """Rename columns (old: new)."""
+
+    kind: Literal["rename"] = "rename"
+    rename: dict[str, str]
+
+
+class SelectStep(_Step):
+    """Keep these columns, in this order."""
+
+    kind: Literal["select"] = "select"
+    select: list[str]
+
+
+class CastStep(_Step):
+    """Convert columns to types (``Int64``, ``Float64``, ``Decimal(12,2)``, ``Date`` …)."""
+
+    kind: Literal["cast"] = "cast"
+    cast: dict[str, str]
+
+    @field_validator("cast")
+    @classmethod
+    def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
+        for column, dtype in value.items():
+            base = dtype.split("(", 1)[0].strip()
+            if base not in DTYPE_NAMES:
+                raise ValueError(
+                    f"unknown type {dtype!r} for column {column!r}; use one of {', '.join(DTYPE_NAMES)}"
+                )
+        return value
+
+
+class FillNullStep(_Step):
+    """Replace nulls in columns with literal values."""
+
+    kind: Literal["fill_null"] = "fill_null"
+    fill_null: dict[str, str | int | float | bool]
+
+
+class DedupeSpec(BaseModel):
+    """Keys identifying duplicates, and which occurrence survives."""
+
+    model_config = _STRICT
+    keys: list[str] = Field(min_length=1)
+    keep: Literal["first", "last"] = "first"
+
+
+class DedupeStep(_Step):
+    """Drop rows whose keys occurred before (``first``) or occur later (``last``); counted."""
+
+    kind: Literal["dedupe"] = "dedupe"
+    dedupe: DedupeSpec
+
+
+class SortSpec(BaseModel):
+    """Sort keys and direction; the sort is stable so ties keep input order."""
+
+    model_config = _STRICT
+    by: list[str] = Field(min_length=1)
+    descending: bool = False
+    nulls_last: bool = False
+
+
+class SortStep(_Step):
+    """Order rows by columns (stable)."""
+
+    kind: Literal["sort"] = "sort"
+    sort: SortSpec
+
+
+class PythonStep(_Step):
+    """A ``module:function`` taking and returning a LazyFrame; its source is fingerprinted."""
+
+    kind: Literal["python"] = "python"
+    python: str
+
+
+StepModel = (
+    FilterStep | DeriveStep | RenameStep | SelectStep | CastStep | FillNullStep | DedupeStep
+    | SortStep | PythonStep
+)
+
+STEP_KINDS: dict[str, type[_Step]] = {
+    "filter": FilterStep,
+    "derive": DeriveStep,
+    "rename": RenameStep,
+    "select": SelectStep,
+    "cast": CastStep,
+    "fill_null": FillNullStep,
+    "dedupe": DedupeStep,
+    "sort": SortStep,
+    "python": PythonStep,
+}
+
+
+def normalise_step(item: Any) -> dict[str, Any]:
+    """Accept the short forms (``sort: [a, b]``) and return the model's input mapping."""
+    if not isinstance(item, dict):
+        return {"kind": None}
+    data = dict(item)
+    if isinstance(data.get("sort"), list):
+        data["sort"] = {"by": data["sort"]}
+    if isinstance(data.get("sort"), str):
+        data["sort"] = {"by": [data["sort"]]}
+    if isinstance(data.get("dedupe"), list):
+        data["dedupe"] = {"keys": data["dedupe"]}
+    kinds = [k for k in data if k in STEP_KINDS]
+    if len(kinds) == 1:
+        data["kind"] = kinds[0]
+    return data
