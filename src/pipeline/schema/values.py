@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 import uuid
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import polars as pl
@@ -93,15 +93,18 @@ def _decimals(name: str, values: Sequence[Any], spec: FieldSpec | None) -> pl.Se
     if any(not v.is_finite() for v in present):
         return _as_text(name, values)
     fixed = decimal_scale(spec) if spec is not None else None
-    exps = [int(v.as_tuple().exponent) for v in present]
-    scale = fixed if fixed is not None else max([0, *(-e for e in exps)])
-    digits = [len(v.as_tuple().digits) - int(v.as_tuple().exponent) - scale for v in present]
-    if (
-        scale > _MAX_DECIMAL_DIGITS
-        or any(d + scale > _MAX_DECIMAL_DIGITS for d in digits)
-        or any(-e > scale for e in exps)
-    ):
+    scale = fixed
+    if scale is None:
+        scale = max([0, *(-int(v.as_tuple().exponent) for v in present)])
+    if scale > _MAX_DECIMAL_DIGITS:
         return _as_text(name, values)
+    quantum = Decimal(1).scaleb(-scale)
+    limit = Decimal(10) ** (_MAX_DECIMAL_DIGITS - scale)
+    # Exact only when no value needs more places or digits than the column has.
+    with localcontext() as context:
+        context.prec = 2 * _MAX_DECIMAL_DIGITS + 2
+        if any(abs(v) >= limit or v.quantize(quantum) != v for v in present):
+            return _as_text(name, values)
     return pl.Series(name, values, dtype=pl.Decimal(_MAX_DECIMAL_DIGITS, scale))
 
 
