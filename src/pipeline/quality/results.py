@@ -130,7 +130,7 @@ class LazyQualityOutcome:
         return [r for r in self.results if r.severity == "warn" and not r.passed]
 
     def to_dict(self) -> list[dict[str, Any]]:
-        """The run result's ``quality``: ``{id, rule, severity, failed_rows, ratio, passed}`` each."""
+        """The run result's ``quality``: ``{id, rule, severity, failed_rows, ratio, passed}``."""
         return [r.to_dict() for r in self.results]
 
     def to_evidence(self) -> list[dict[str, Any]]:

@@ -1,0 +1,39 @@
+"""A Rich table of rule results for stderr (CLI `check` and `run`); counts only, no values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from pipeline.quality.results import RuleResult
+
+__all__ = ["results_table"]
+
+
+def _status(result: RuleResult) -> str:
+    if result.passed:
+        return "[green]pass[/]"
+    return "[red]FAIL[/]" if result.severity == "error" else "[yellow]warn[/]"
+
+
+def results_table(results: Sequence[RuleResult], *, title: str = "quality") -> Table:
+    """Return one row per rule: id, type, columns, severity, failing rows, pass ratio, status."""
+    table = Table(title=title, title_justify="left")
+    for name in ("rule id", "rule", "column(s)", "severity"):
+        table.add_column(name)
+    for name in ("failed rows", "pass ratio", "mostly"):
+        table.add_column(name, justify="right")
+    table.add_column("status")
+    for r in results:
+        table.add_row(
+            r.id,
+            r.rule,
+            ", ".join(r.columns),
+            r.severity,
+            str(r.failed_rows) if r.ratio is not None else "-",
+            f"{r.ratio:.4%}" if r.ratio is not None else "-",
+            "" if r.mostly is None else f"{r.mostly:g}",
+            _status(r),
+        )
+    return table
