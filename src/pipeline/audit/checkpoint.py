@@ -2,17 +2,18 @@
 
 A checkpoint commits to the first ``size`` entries of a log::
 
-    <origin>\\n<size>\\n<base64 Merkle root>\\n
+    <origin>\\n<size>\\n<base64 Merkle root>\\ntime <RFC 3339 UTC>\\n
 
-signed with the log's Ed25519 key (:mod:`pipeline.audit.note`). They are
-appended to ``AUDIT.checkpoints``, one JSON object a line::
+(the C2SP mandatory lines plus one extension line, so the signing time is
+signed too; C2SP clients ignore extension lines they do not know), signed
+with the log's Ed25519 key (:mod:`pipeline.audit.note`). They are appended
+to ``AUDIT.checkpoints``, one JSON object a line::
 
     {"key_id":"c74f20a3","key_name":"…","note":"<signed note>","origin":"…",
      "root":"<hex>","size":N,"timestamp":"…Z"}
 
 Only ``note`` is trusted (after its signature checks against a pinned key);
-the other fields are a readable copy and must agree with it. ``timestamp`` is
-when the writer signed, informational only.
+the other fields are a readable copy and must agree with it.
 """
 
 from __future__ import annotations
@@ -43,15 +44,27 @@ def checkpoints_path(log_path: str | Path) -> Path:
     return p.with_name(p.name + ".checkpoints")
 
 
-def format_checkpoint_body(origin: str, size: int, root: bytes) -> str:
+_TIME_PREFIX = "time "
+
+
+def format_checkpoint_body(origin: str, size: int, root: bytes, timestamp: str = "") -> str:
     """The C2SP tlog-checkpoint text (what gets signed)."""
-    if not origin or "\n" in origin:
-        raise NoteError("checkpoint origin must be one non-empty line")
-    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+    if not origin or "\n" in origin or "\n" in timestamp:
+        raise NoteError("checkpoint origin and time must be single non-empty lines")
+    time_line = f"{_TIME_PREFIX}{timestamp}\n" if timestamp else ""
+    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n{time_line}"
+
+
+def checkpoint_time(text: str) -> str:
+    """The signed ``time`` extension line's value ("" when absent)."""
+    for line in text.split("\n")[3:]:
+        if line.startswith(_TIME_PREFIX):
+            return line[len(_TIME_PREFIX) :]
+    return ""
 
 
 def parse_checkpoint_body(text: str) -> tuple[str, int, bytes]:
-    """Origin, size and root of a checkpoint text (extension lines are ignored)."""
+    """Origin, size and root of a checkpoint text (extension lines are not read here)."""
     lines = text.split("\n")
     if len(lines) < 4 or lines[-1] != "":
         raise NoteError("checkpoint text needs origin, size and root lines")
@@ -84,7 +97,7 @@ class Checkpoint:
         cls, origin: str, size: int, root: bytes, timestamp: str, signer: Signer
     ) -> Checkpoint:
         """Sign a new checkpoint."""
-        note = sign_note(format_checkpoint_body(origin, size, root), [signer])
+        note = sign_note(format_checkpoint_body(origin, size, root, timestamp), [signer])
         return cls(origin, size, root, timestamp, signer.name, f"{signer.key_id:08x}", note)
 
     def to_record(self) -> dict[str, Any]:
@@ -113,7 +126,7 @@ class Checkpoint:
             text, sigs = parse_signatures(note)
             name, kid = sigs[0].name, sigs[0].key_id
         origin, size, root = parse_checkpoint_body(text)
-        return cls(origin, size, root, "", name, f"{kid:08x}", note)
+        return cls(origin, size, root, checkpoint_time(text), name, f"{kid:08x}", note)
 
     @classmethod
     def from_record(cls, record: Any, verifiers: Iterable[Verifier] | None = None) -> Checkpoint:
@@ -125,22 +138,16 @@ class Checkpoint:
             record.get("origin") != cp.origin
             or record.get("size") != cp.size
             or record.get("root") != cp.root.hex()
+            or record.get("timestamp") != cp.timestamp
+            or set(record) != _RECORD_KEYS
         ):
             raise NoteError("checkpoint record fields disagree with its signed note")
-        if verifiers is not None and (
-            record.get("key_name") != cp.key_name or record.get("key_id") != cp.key_id
-        ):
+        if record.get("key_name") != cp.key_name or record.get("key_id") != cp.key_id:
             raise NoteError("checkpoint record names another key than its signature")
-        ts = record.get("timestamp")
-        return cls(
-            cp.origin,
-            cp.size,
-            cp.root,
-            ts if isinstance(ts, str) else "",
-            cp.key_name,
-            cp.key_id,
-            cp.note,
-        )
+        return cp
+
+
+_RECORD_KEYS = frozenset({"key_id", "key_name", "note", "origin", "root", "size", "timestamp"})
 
 
 def iter_checkpoint_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:

@@ -278,7 +278,11 @@ def _classify_break(path: Path, p: int) -> Finding:
             TamperKind.DELETED, p, f"entries {p}..{seq_p - 1} are missing before seq {seq_p}"
         )
     if seq_p is not None and len(by_seq[seq_p]) > 1:
-        return Finding(TamperKind.INSERTED, seq_p, f"two different entries claim seq {seq_p}")
+        # A foreign entry that copied the slot's seq and link sits just before
+        # the genuine one; otherwise the foreign entry is the one at p.
+        twin = p > 0 and seqs[p - 1] == seq_p and prevs[p - 1] == prev_p
+        where = seq_p if twin else p
+        return Finding(TamperKind.INSERTED, where, f"two different entries claim seq {seq_p}")
     if seq_p != p and prev_p not in known and hash_p not in referenced:
         return Finding(TamperKind.INSERTED, p, f"line {p + 1} links to nothing in the log")
     if seq_p != p and p in by_seq:

@@ -105,7 +105,10 @@ def test_checkpoint_body_is_c2sp_tlog_checkpoint() -> None:
     root = bytes(range(32))
     cp = Checkpoint.sign("example.com/log", 42, root, "2024-01-15T10:30:00.000000Z", signer)
     text = cp.note.split("\n\n")[0] + "\n"
-    assert text == "example.com/log\n42\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+    assert text == (
+        "example.com/log\n42\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+        "time 2024-01-15T10:30:00.000000Z\n"
+    )
     assert parse_checkpoint_body(text) == ("example.com/log", 42, root)
     back = Checkpoint.from_note(cp.note, [signer.verifier()])
     assert (back.origin, back.size, back.root, back.key_id) == (
