@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["infer_types"]
+__all__ = ["TypeInferrer", "infer_types"]
 
 # Tried in order; the first type that round-trips every value of a column wins.
 _CANDIDATES: tuple[tuple[pl.DataType, str], ...] = (
@@ -40,31 +40,55 @@ def _back(expr: pl.Expr, kind: str) -> pl.Expr:
     return expr.cast(pl.String)
 
 
+class TypeInferrer:
+    """Inference fed chunk by chunk (streaming) with the same verdict as one whole frame."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = list(columns)
+        self._fits: dict[str, dict[str, bool]] = {c: {k: True for _, k in _CANDIDATES} for c in columns}
+        self._seen: dict[str, bool] = dict.fromkeys(columns, False)
+
+    def update(self, frame: pl.DataFrame) -> None:
+        """Account for one chunk of all-text rows."""
+        text = [c for c in self.columns if frame.schema[c] == pl.String]
+        if not text or frame.height == 0:
+            return
+        exprs = [pl.col(c).is_not_null().any().alias(f"{c}\x00seen") for c in text]
+        for _dtype, kind in _CANDIDATES:
+            for c in text:
+                if self._fits[c][kind]:
+                    fits = pl.col(c).is_null() | (_back(_convert(c, kind), kind) == pl.col(c)).fill_null(
+                        value=False
+                    )
+                    exprs.append(fits.all().alias(f"{c}\x00{kind}"))
+        row = frame.select(exprs).row(0, named=True)
+        for key, value in row.items():
+            column, _, kind = key.partition("\x00")
+            if kind == "seen":
+                self._seen[column] = self._seen[column] or bool(value)
+            else:
+                self._fits[column][kind] = bool(value)
+
+    def kinds(self) -> dict[str, str]:
+        """Column → chosen kind; columns that stay text are absent."""
+        chosen: dict[str, str] = {}
+        for column in self.columns:
+            if not self._seen[column]:
+                continue  # An all-null column stays text: there is no evidence for any type.
+            for _dtype, kind in _CANDIDATES:
+                if self._fits[column][kind]:
+                    chosen[column] = kind
+                    break
+        return chosen
+
+    def exprs(self) -> list[pl.Expr]:
+        """Conversion expressions for every column, in order."""
+        chosen = self.kinds()
+        return [_convert(c, chosen[c]).alias(c) if c in chosen else pl.col(c) for c in self.columns]
+
+
 def infer_types(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """Return ``frame[columns]`` with each column cast to the narrowest lossless type."""
-    remaining = [c for c in columns if frame.schema[c] == pl.String]
-    chosen: dict[str, str] = {}
-    for _dtype, kind in _CANDIDATES:
-        if not remaining:
-            break
-        checks = frame.select(
-            # A value fits when it converts and converts back to the same text.
-            (
-                pl.col(c).is_null()
-                | (_back(_convert(c, kind), kind) == pl.col(c)).fill_null(value=False)
-            )
-            .all()
-            .alias(c)
-            for c in remaining
-        ).row(0, named=True)
-        non_null = frame.select(pl.col(c).is_not_null().any().alias(c) for c in remaining).row(
-            0, named=True
-        )
-        for column in list(remaining):
-            # An all-null column stays text: there is no evidence for any type.
-            if checks[column] and non_null[column]:
-                chosen[column] = kind
-                remaining.remove(column)
-    return frame.select(
-        _convert(c, chosen[c]).alias(c) if c in chosen else pl.col(c) for c in columns
-    )
+    inferrer = TypeInferrer(columns)
+    inferrer.update(frame)
+    return frame.select(inferrer.exprs())

@@ -30,10 +30,15 @@ class PipelineResult(BaseModel):
     errors: list[dict[str, Any]] = Field(default_factory=list)
     input_path: str | None = None
     output_path: str | None = None
+    output_written: bool = False
     quarantine_path: str | None = None
     quarantine_hash: str | None = None
     as_of: str | None = None
     actor: str | None = None
+    mode: str | None = None
+    spec_hash: str | None = None
+    step_fingerprints: dict[str, str] = Field(default_factory=dict)
+    quality: list[dict[str, Any]] = Field(default_factory=list)
     checkpoint: str | None = None
     validation: dict[str, Any] | None = None
     lineage_id: str | None = None

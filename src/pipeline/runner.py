@@ -1,18 +1,19 @@
-"""One run: read → validate → write, with accounting, audit and lineage.
+"""One run: prepare, execute (batch or streaming), commit, record evidence.
 
-The runner owns the order of stages and the record accounting (invariant 1);
-connectors, the schema engine, the audit log and the lineage tracker do the
-work. Every stage writes a ``started``/``completed`` pair to the audit log; a
-:class:`~pipeline.errors.PipelineError` anywhere ends the run with a
-``failed`` entry naming the error kind, and nothing half-written becomes
-visible because all outputs are staged before any is committed.
+The runner owns the order of things and the evidence: audit entries for
+every stage, the accounting check (invariant 1) before anything becomes
+visible, the commit of staged outputs, lineage and OpenLineage events. A
+:class:`~pipeline.errors.PipelineError` anywhere ends the run with ``failed``
+entries naming the error kind; outputs are staged before any is committed,
+so a failed run leaves the previous outputs as they were.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,43 +22,36 @@ from pydantic import BaseModel
 
 from pipeline.audit.log import AuditLogger
 from pipeline.context import RunContext, format_timestamp, utc_now
-from pipeline.errors import AuditError, InputError, InternalError, PipelineError, RejectionThresholdError
-from pipeline.infer import infer_types
-from pipeline.io import ROW_NUMBER, MalformedRow, ReadResult, StagedWrite, open_sink, open_source
+from pipeline.errors import (
+    AuditError,
+    InternalError,
+    PipelineError,
+    QualityGateError,
+    RejectionThresholdError,
+)
+from pipeline.execution.batch import run_batch
+from pipeline.execution.common import Execution, Plan, QualityStage
+from pipeline.execution.streaming import run_streaming
+from pipeline.io import open_sink, open_source
 from pipeline.io.registry import redact
-from pipeline.lineage import LineageTracker
+from pipeline.lineage import DatasetRef, LineageEmitter, LineageTracker, RunLineage
 from pipeline.progress import ProgressReporter
 from pipeline.result import PipelineResult
-from pipeline.schema import load_model, validate
-from pipeline.spec import PipelineConfig
+from pipeline.schema import load_model
+from pipeline.spec import PipelineConfig, PipelineSpec
+from pipeline.steps import compile_steps
 
-__all__ = ["QUARANTINE_ERRORS", "QUARANTINE_RAW", "RunOutcome", "execute", "run_pipeline"]
-
-QUARANTINE_ERRORS = "_errors"
-QUARANTINE_RAW = "_raw"
+__all__ = ["RunOutcome", "execute", "resolve_mode", "run_pipeline"]
 
 
-@dataclass(slots=True)
-class _Counts:
-    input_records: int = 0
-    output_records: int = 0
-    rejected_records: int = 0
-    filtered: dict[str, int] = field(default_factory=dict)
-
-    def conserved(self) -> bool:
-        return self.input_records == (
-            self.output_records + self.rejected_records + sum(self.filtered.values())
-        )
-
-
-def run_pipeline(config: PipelineConfig) -> PipelineResult:
+def run_pipeline(config: PipelineConfig | PipelineSpec) -> PipelineResult:
     """Run one pipeline and return its result; failures are in the result, not raised.
 
     A run that fails still returns a :class:`PipelineResult` with
     ``success=False`` and the error in ``errors``; only an audit log that
     cannot be opened at all raises (there is nowhere to record the failure).
     """
-    return _Run(config).execute()
+    return execute(config).result
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +62,26 @@ class RunOutcome:
     error: PipelineError | None
 
 
-def execute(config: PipelineConfig) -> RunOutcome:
+def execute(config: PipelineConfig | PipelineSpec) -> RunOutcome:
     """Run like :func:`run_pipeline` and also return the error object, if any."""
+    if isinstance(config, PipelineSpec):
+        config = config.to_config()
     run = _Run(config)
     result = run.execute()
     return RunOutcome(result, run.error)
+
+
+def resolve_mode(config: PipelineConfig) -> str:
+    """``auto`` streams when the input is large against the memory available now."""
+    if config.mode != "auto":
+        return config.mode
+    try:
+        size = Path(str(config.input_path)).stat().st_size
+    except OSError:
+        return "batch"
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    # Text columns, validation and output copies take several times the file size.
+    return "streaming" if size * 4 > available else "batch"
 
 
 class _Run:
@@ -86,285 +95,254 @@ class _Run:
             reason=config.reason,
         )
         _ensure_parent(config.audit_path)
-        self.audit = AuditLogger(
-            config.audit_path, actor=config.actor, signing_key=config.signing_key
-        )
-        self.counts = _Counts()
-        self.input_hash: str | None = None
+        self.audit = AuditLogger(config.audit_path, actor=config.actor, signing_key=config.signing_key)
+        self.exec = Execution()
         self.output_hash: str | None = None
         self.quarantine_hash: str | None = None
-        self.validation: dict[str, Any] | None = None
         self.lineage_id: str | None = None
-        self.progress = ProgressReporter(config.progress)
-        self.stage_action: str | None = None
         self.error: PipelineError | None = None
+        self.stage = "pipeline"
+        self.mode = resolve_mode(config)
+        self.fingerprints: dict[str, str] = {}
+        self.emitter: LineageEmitter | None = None
+        self.plan: Plan | None = None
 
-    # -- audit helpers -------------------------------------------------------------------------
-    def _log(self, stage: str, action: str, status: str, **kwargs: Any) -> None:
-        self.audit.log(
-            self.ctx.pipeline_id,
-            stage,
-            action,
-            status,
-            run_id=self.ctx.run_id,
-            reason=self.ctx.reason,
-            **kwargs,
-        )
+    def log(self, stage: str, action: str, status: str, **kwargs: Any) -> None:
+        """Append an audit entry for this run (the ``AuditFn`` execution calls)."""
+        self.stage = stage
+        self.audit.log(self.ctx.pipeline_id, stage, action, status, run_id=self.ctx.run_id,
+                       reason=self.ctx.reason, **kwargs)
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> PipelineResult:
-        config = self.config
-        self._log(
-            "pipeline",
-            "run_pipeline",
-            "started",
-            details={
-                "input": redact(str(config.input_path)),
-                "output": redact(str(config.output_path)),
-                "schema": _schema_name(config.schema_ref),
-                "as_of": format_timestamp(self.ctx.as_of),
-                "engine": config.engine,
-            },
-        )
-        stage = "pipeline"
+        self.log("pipeline", "run_pipeline", "started", details=self._start_details())
         try:
-            # Open every connector first: a bad output path fails before any reading.
-            self.source = open_source(config.input_path, config.input_format)
-            self.sink = open_sink(config.output_path, config.output_format)
-            self.quarantine = open_sink(config.resolved_quarantine, "csv")
-            stage = "read"
-            with self.progress:
-                read = self._read()
-                stage = "validate"
-                valid, rejected = self._validate(read)
-                stage = "write"
-                self._write(valid, rejected)
-            stage = "lineage"
+            plan = self._prepare()
+            self.plan = plan
+            self._emit("start")
+            with plan.progress:
+                self.exec = run_streaming(plan) if self.mode == "streaming" else run_batch(plan)
+            self._check_conservation()
+            self._commit()
             self._record_lineage()
         except PipelineError as error:
-            return self._fail(stage, error)
+            return self._fail(error)
         except Exception as exc:
             # Library exception texts can quote cell values: only the type enters evidence.
-            internal = InternalError(f"unexpected {type(exc).__name__} in the {stage} stage")
+            internal = InternalError(f"unexpected {type(exc).__name__} in the {self.stage} stage")
             internal.__cause__ = exc
-            return self._fail(stage, internal)
-        self._log(
-            "pipeline",
-            "run_pipeline",
-            "completed",
-            record_count=self.counts.output_records,
-            input_hash=self.input_hash,
-            output_hash=self.output_hash,
-            details=self._count_details(),
-        )
+            return self._fail(internal)
+        self._emit("complete")
+        self.log("pipeline", "run_pipeline", "completed", record_count=self.exec.output_records,
+                 input_hash=self.exec.input_hash, output_hash=self.output_hash,
+                 details=self._count_details())
         return self._result(success=True, errors=[])
 
-    def _read(self) -> ReadResult:
-        source = self.source
-        self.stage_action = source.action
-        self._log("read", source.action, "started", details={"location": source.location})
-        size = _size_of(self.config.input_path)
-        with self.progress.stage("read", size) as bar:
-            if hasattr(source, "on_bytes"):
-                source.on_bytes = bar.advance
-            read = source.read()
-        self.input_hash = read.digest
-        self.counts.input_records = read.records
-        if read.records == 0 and not self.config.allow_empty:
-            raise InputError(
-                "the source holds no records (a header and nothing else)",
-                dataset=source.location,
-                hint="check that the extract finished; pass --allow-empty if an empty "
-                "delivery is expected",
-            )
-        self._log(
-            "read",
-            source.action,
-            "completed",
-            record_count=read.records,
-            input_hash=read.digest,
-            details={
-                "location": source.location,
-                "format": source.format,
-                "bytes": read.size_bytes,
-                "columns": len(read.columns),
-                "malformed_rows": len(read.malformed),
-            },
-        )
-        return read
+    def _start_details(self) -> dict[str, Any]:
+        config = self.config
+        return {
+            "input": redact(str(config.input_path)),
+            "output": redact(str(config.output_path)),
+            "schema": _schema_name(config.schema_ref),
+            "as_of": format_timestamp(self.ctx.as_of),
+            "engine": config.engine,
+            "mode": self.mode,
+            "spec": str(config.spec_path) if config.spec_path else None,
+            "spec_hash": config.spec_hash,
+            "steps": [s.name or s.kind for s in config.steps],
+        }
 
-    def _validate(self, read: ReadResult) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Split records into valid (typed) and rejected (original text, with reasons)."""
-        schema_ref = self.config.schema_ref
-        self.stage_action = "validate_schema"
-        malformed = _malformed_frame(read.malformed, read.columns)
-        with self.progress.stage("validate"):
-            if schema_ref is None:
-                if read.typed_frame is not None:
-                    valid = read.typed_frame
-                else:
-                    valid = infer_types(read.frame, read.columns)
-                rejected_schema = _empty_rejected(read.columns)
-                report: dict[str, Any] = {"schema": None, "engine": "inference"}
-            else:
-                model = load_model(schema_ref) if isinstance(schema_ref, str) else schema_ref
-                result = validate(read.frame, model, engine=self.config.engine)
-                valid = result.valid
-                rejected_schema = result.rejected
-                report = _report_dict(result.report)
-                report["schema"] = _schema_name(schema_ref)
-        rejected = _combine_rejected(rejected_schema, malformed, read.columns)
-        self.counts.rejected_records = rejected.height
-        self.counts.output_records = valid.height
-        report["rejected_by_code"] = _codes(rejected)
-        self.validation = report
-        if not self.counts.conserved():
+    def _prepare(self) -> Plan:
+        """Open connectors and compile everything before reading a byte."""
+        config = self.config
+        source = open_source(config.input_path, config.input_format)
+        sink = open_sink(config.output_path, config.output_format)
+        quarantine = open_sink(config.resolved_quarantine, "csv")
+        model = _model(config.schema_ref)
+        steps = compile_steps(list(config.steps), base_dir=config.base_dir)
+        self.fingerprints = {s.name: s.fingerprint for s in steps if s.fingerprint}
+        quality = None
+        if config.quality:
+            from pipeline.quality import parse_rules
+
+            quality = QualityStage(parse_rules(config.quality), config.quality_stage, _reference_loader)
+        return Plan(
+            ctx=self.ctx, source=source, sink=sink, quarantine=quarantine, model=model,
+            engine=config.engine, steps=steps, quality=quality,
+            source_options=dict(config.source_options), allow_empty=config.allow_empty,
+            progress=ProgressReporter(config.progress), log=self.log,
+        )
+
+    def _check_conservation(self) -> None:
+        if not self.exec.conserved():
             # A bug, not bad input: refuse to publish rather than lose rows silently.
             raise PipelineError(
                 "record accounting does not balance "
-                f"({self.counts.input_records} in, {self.counts.output_records} out, "
-                f"{self.counts.rejected_records} rejected)",
+                f"({self.exec.input_records} in, {self.exec.output_records} out, "
+                f"{self.exec.rejected_records} rejected, {sum(self.exec.filtered.values())} filtered)",
                 hint="report this as a bug with the audit log attached; nothing was written",
             )
-        self._log(
-            "validate",
-            "validate_schema",
-            "completed",
-            record_count=valid.height,
-            details={
-                "schema": report.get("schema"),
-                "engine": report.get("engine"),
-                "rejected": rejected.height,
-                "rejected_by_code": report["rejected_by_code"],
-            },
-        )
-        return valid, rejected
 
-    def _write(self, valid: pl.DataFrame, rejected: pl.DataFrame) -> None:
-        config = self.config
-        sink, quarantine = self.sink, self.quarantine
-        ratio = config.max_rejected_ratio
-        over = (
-            ratio is not None
-            and self.counts.input_records > 0
-            and self.counts.rejected_records / self.counts.input_records > ratio
-        )
-        self.stage_action = sink.action
-        self._log("write", sink.action, "started", details={"location": sink.location})
-        staged: list[StagedWrite] = []
+    def _commit(self) -> None:
+        """Publish the quarantine always, the output only when the run's checks pass."""
+        ex = self.exec
+        ratio = self.config.max_rejected_ratio
+        over = ratio is not None and ex.input_records > 0 and ex.rejected_records / ex.input_records > ratio
+        gate = bool(ex.quality_failed)
+        staged_out, staged_q = ex.staged_output, ex.staged_quarantine
+        assert self.plan is not None
+        self.log("write", self.plan.sink.action, "started",
+                 details={"location": redact(str(self.config.output_path))})
         try:
-            with self.progress.stage("write"):
-                staged_q = quarantine.stage(rejected)
-                staged.append(staged_q)
-                staged_out = None if over else sink.stage(valid)
-                if staged_out is not None:
-                    staged.append(staged_out)
-            # Both files are complete on disk; only now do they become visible.
-            q_result = staged_q.commit()
-            staged.remove(staged_q)
-            self.quarantine_hash = q_result.digest
-            if staged_out is not None:
-                out_result = staged_out.commit()
-                staged.remove(staged_out)
-                self.output_hash = out_result.digest
+            if staged_q is not None:
+                self.quarantine_hash = staged_q.commit().digest
+                staged_q = None
+            if staged_out is not None and not (over or gate):
+                self.output_hash = staged_out.commit().digest
+                staged_out = None
         finally:
-            for pending in staged:
-                pending.abort()
+            for pending in (staged_out, staged_q):
+                if pending is not None:
+                    pending.abort()
         if over:
             assert ratio is not None
-            observed = self.counts.rejected_records / self.counts.input_records
+            observed = ex.rejected_records / ex.input_records
             raise RejectionThresholdError(
-                f"{self.counts.rejected_records} of {self.counts.input_records} records "
-                f"({observed:.2%}) were rejected, more than the allowed {ratio:.2%}; "
-                "the output was not written, the quarantine was",
-                dataset=str(config.input_path),
+                f"{ex.rejected_records} of {ex.input_records} records ({observed:.2%}) were "
+                f"rejected, more than the allowed {ratio:.2%}; the output was not written, the "
+                "quarantine was",
+                dataset=redact(str(self.config.input_path)),
             )
-        self._log(
-            "write",
-            sink.action,
-            "completed",
-            record_count=self.counts.output_records,
-            output_hash=self.output_hash,
-            details={
-                "location": sink.location,
-                "format": sink.format,
-                "quarantine": quarantine.location,
-                "quarantine_hash": self.quarantine_hash,
-                "quarantine_records": self.counts.rejected_records,
-            },
+        if gate:
+            raise QualityGateError(
+                f"error-severity quality rule(s) failed: {', '.join(ex.quality_failed)}; the "
+                "output was not written",
+                dataset=redact(str(self.config.input_path)),
+            )
+        self.log("write", self.plan.sink.action, "completed", record_count=ex.output_records,
+                 output_hash=self.output_hash,
+                 details={"location": redact(str(self.config.output_path)),
+                          "quarantine": redact(str(self.config.resolved_quarantine)),
+                          "quarantine_hash": self.quarantine_hash,
+                          "quarantine_records": ex.rejected_records})
+
+    # -- lineage -------------------------------------------------------------------------------
+    def _run_lineage(self, status: str, error: str | None = None) -> RunLineage:
+        config, ex = self.config, self.exec
+        column_lineage: dict[str, list[tuple[str, str, str, bool]]] = {}
+        indirect: list[tuple[str, str, str, bool]] = []
+        source = redact(str(config.input_path))
+        if ex.lineage is not None:
+            for column, sources in ex.lineage.columns([n for n, _ in ex.output_fields]).items():
+                column_lineage[column] = [(source, d.source, d.subtype, d.masking) for d in sources]
+            indirect = [(source, d.source, d.subtype, d.masking) for d in ex.lineage.indirect]
+        return RunLineage(
+            run_id=self.ctx.run_id,
+            job_name=self.ctx.pipeline_id,
+            as_of=self.ctx.as_of,
+            inputs=[DatasetRef(location=source, kind=_kind(source), hash=ex.input_hash,
+                               records=ex.input_records, bytes=ex.input_bytes,
+                               fields=tuple(ex.input_fields))],
+            outputs=[DatasetRef(location=redact(str(config.output_path)),
+                                kind=_kind(str(config.output_path)), hash=self.output_hash,
+                                records=ex.output_records if self.output_hash else None,
+                                fields=tuple(ex.output_fields))],
+            quarantine=DatasetRef(location=redact(str(config.resolved_quarantine)), kind="file",
+                                  hash=self.quarantine_hash, records=ex.rejected_records),
+            column_lineage=column_lineage,
+            dataset_lineage=indirect,
+            quality=list(ex.quality),
+            code=dict(self.fingerprints),
+            status=status,
+            error=error,
+            mode=self.mode,
+            input_records=ex.input_records,
+            output_records=ex.output_records,
+            rejected_records=ex.rejected_records,
+            filtered_records=dict(ex.filtered),
         )
 
+    def _emit(self, event: str, error: str | None = None) -> None:
+        """OpenLineage events never block or fail a run; undelivered ones are spooled."""
+        try:
+            if self.emitter is None:
+                spool = self.config.audit_path.with_name("openlineage.spool.jsonl")
+                self.emitter = LineageEmitter.from_environment(spool_path=spool)
+            run = self._run_lineage("running" if event == "start" else
+                                    ("completed" if event == "complete" else "failed"), error)
+            if event == "start":
+                result = self.emitter.start(run)
+            elif event == "complete":
+                result = self.emitter.complete(run)
+            else:
+                result = self.emitter.fail(run, error or "failed")
+        except Exception:  # noqa: BLE001 - lineage emission must never fail the run
+            self.audit_note_emit_failure(event)
+            return
+        if result.status == "spooled":
+            self.log("lineage", "lineage_spooled", "completed", details=result.to_dict())
+
+    def audit_note_emit_failure(self, event: str) -> None:
+        """Record that an OpenLineage event could not even be built or spooled."""
+        with contextlib.suppress(PipelineError):
+            self.log("lineage", "lineage_emit", "failed", details={"event": event})
+
     def _record_lineage(self) -> None:
-        config = self.config
-        self.stage_action = None
-        with LineageTracker(store=config.resolved_lineage_store) as tracker:
-            record = tracker.record(
-                source_type=_kind(config.input_path),
-                source_location=redact(str(config.input_path)),
-                source_hash=self.input_hash or "",
-                transformation=self.ctx.pipeline_id,
-                destination_type=_kind(config.output_path),
-                destination_location=redact(str(config.output_path)),
-                destination_hash=self.output_hash or "",
-                input_records=self.counts.input_records,
-                output_records=self.counts.output_records,
-                records_filtered=sum(self.counts.filtered.values()),
-            )
-        self.lineage_id = record.lineage_id
+        self.stage = "lineage"
+        with LineageTracker(store=self.config.resolved_lineage_store) as tracker:
+            tracker.record_run(self._run_lineage("completed"))
+        self.lineage_id = self.ctx.run_id
 
     # -- endings -------------------------------------------------------------------------------
     def _count_details(self) -> dict[str, Any]:
-        return {
-            "input_records": self.counts.input_records,
-            "output_records": self.counts.output_records,
-            "rejected_records": self.counts.rejected_records,
-            "filtered_records": dict(self.counts.filtered),
-        }
+        ex = self.exec
+        return {"input_records": ex.input_records, "output_records": ex.output_records,
+                "rejected_records": ex.rejected_records, "filtered_records": dict(ex.filtered),
+                "quality_failed": list(ex.quality_failed)}
 
-    def _fail(self, stage: str, error: PipelineError) -> PipelineResult:
+    def _fail(self, error: PipelineError) -> PipelineResult:
         error.run_id = self.ctx.run_id
-        if self.stage_action is not None:
-            self._log(
-                stage,
-                self.stage_action,
-                "failed",
-                details={"error": error.code, "message": error.message},
-            )
-        self._log(
-            "pipeline",
-            "run_pipeline",
-            "failed",
-            input_hash=self.input_hash,
-            output_hash=self.output_hash,
-            details={"error": error.code, "stage": stage} | self._count_details(),
-        )
-        result = self._result(success=False, errors=[error.to_dict()])
+        for staged in (self.exec.staged_output, self.exec.staged_quarantine):
+            if staged is not None:
+                staged.abort()
+        self._emit("fail", f"{error.code}: {error.message}")
+        self.log("pipeline", "run_pipeline", "failed", input_hash=self.exec.input_hash,
+                 output_hash=self.output_hash,
+                 details={"error": error.code, "message": error.message, "stage": self.stage}
+                 | self._count_details())
         self.error = error
-        return result
+        return self._result(success=False, errors=[error.to_dict()])
 
     def _result(self, *, success: bool, errors: list[dict[str, Any]]) -> PipelineResult:
         checkpoint = self.audit.checkpoint()
+        ex, config = self.exec, self.config
         return PipelineResult(
             run_id=self.ctx.run_id,
             pipeline_id=self.ctx.pipeline_id,
             success=success,
-            input_records=self.counts.input_records,
-            output_records=self.counts.output_records if self.output_hash else 0,
-            rejected_records=self.counts.rejected_records,
-            filtered_records=dict(self.counts.filtered),
-            input_hash=self.input_hash,
+            input_records=ex.input_records,
+            output_records=ex.output_records,
+            rejected_records=ex.rejected_records,
+            filtered_records=dict(ex.filtered),
+            input_hash=ex.input_hash,
             output_hash=self.output_hash,
             duration_ms=int((time.perf_counter() - self.started) * 1000),
-            audit_path=str(self.config.audit_path),
+            audit_path=str(config.audit_path),
             errors=errors,
-            input_path=redact(str(self.config.input_path)),
-            output_path=redact(str(self.config.output_path)),
-            quarantine_path=redact(str(self.config.resolved_quarantine)),
+            input_path=redact(str(config.input_path)),
+            output_path=redact(str(config.output_path)),
+            output_written=self.output_hash is not None,
+            quarantine_path=redact(str(config.resolved_quarantine)),
             quarantine_hash=self.quarantine_hash,
             as_of=format_timestamp(self.ctx.as_of),
             actor=self.audit.actor,
+            mode=self.mode,
+            spec_hash=config.spec_hash,
+            step_fingerprints=dict(self.fingerprints),
             checkpoint=None if checkpoint is None else str(checkpoint),
-            validation=self.validation,
+            validation=ex.validation or None,
+            quality=[{k: r[k] for k in ("id", "rule", "severity", "failed_rows", "ratio", "passed")}
+                     for r in ex.quality],
             lineage_id=self.lineage_id,
         )
 
@@ -376,9 +354,14 @@ def _ensure_parent(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise AuditError(
-            f"cannot create the audit log's directory ({exc.strerror or exc})",
-            dataset=str(path),
+            f"cannot create the audit log's directory ({exc.strerror or exc})", dataset=str(path)
         ) from None
+
+
+def _model(ref: str | type[BaseModel] | None) -> type[BaseModel] | None:
+    if ref is None:
+        return None
+    return load_model(ref) if isinstance(ref, str) else ref
 
 
 def _schema_name(ref: str | type[BaseModel] | None) -> str | None:
@@ -387,78 +370,15 @@ def _schema_name(ref: str | type[BaseModel] | None) -> str | None:
     return f"{ref.__module__}:{ref.__qualname__}"
 
 
-def _size_of(location: Path | str) -> int | None:
-    try:
-        return Path(str(location)).stat().st_size
-    except OSError:
-        return None
+def _kind(location: str) -> str:
+    return "memory" if location.startswith("memory://") else "file"
 
 
-def _kind(location: Path | str) -> str:
-    text = str(location)
-    return "memory" if text.startswith("memory://") else "file"
+def _reference_loader(location: str) -> pl.DataFrame:
+    """Load a ``reference`` rule's dataset through the connector layer, typed losslessly."""
+    from pipeline.infer import infer_types
 
-
-def _report_dict(report: Any) -> dict[str, Any]:
-    if hasattr(report, "model_dump"):
-        return dict(report.model_dump(mode="json"))
-    if hasattr(report, "to_dict"):
-        return dict(report.to_dict())
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(report) and not isinstance(report, type):
-        return json.loads(json.dumps(asdict(report), default=str))  # type: ignore[no-any-return]
-    return {}
-
-
-def _empty_rejected(columns: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {ROW_NUMBER: pl.Series([], dtype=pl.Int64)}
-        | {c: pl.Series([], dtype=pl.String) for c in columns}
-        | {QUARANTINE_ERRORS: pl.Series([], dtype=pl.String)}
-    )
-
-
-def _malformed_frame(rows: list[MalformedRow], columns: list[str]) -> pl.DataFrame:
-    errors = [
-        json.dumps([{"column": None, "code": "malformed_row", "message": r.message}]) for r in rows
-    ]
-    return pl.DataFrame(
-        {ROW_NUMBER: pl.Series([r.row_number for r in rows], dtype=pl.Int64)}
-        | {c: pl.Series([None] * len(rows), dtype=pl.String) for c in columns}
-        | {
-            QUARANTINE_ERRORS: pl.Series(errors, dtype=pl.String),
-            QUARANTINE_RAW: pl.Series([r.raw for r in rows], dtype=pl.String),
-        }
-    )
-
-
-def _combine_rejected(
-    schema_rejected: pl.DataFrame, malformed: pl.DataFrame, columns: list[str]
-) -> pl.DataFrame:
-    """One quarantine frame: ``_row_number``, source columns as text, ``_errors``, ``_raw``."""
-    order = [ROW_NUMBER, *columns, QUARANTINE_ERRORS, QUARANTINE_RAW]
-    parts = []
-    for part in (schema_rejected, malformed):
-        filled = part.with_columns(
-            pl.lit(None, dtype=pl.String).alias(c)
-            for c in order
-            if c not in part.columns
-        )
-        parts.append(
-            filled.select(
-                pl.col(ROW_NUMBER).cast(pl.Int64),
-                *(pl.col(c).cast(pl.String) for c in order[1:]),
-            )
-        )
-    return pl.concat(parts).sort(ROW_NUMBER)
-
-
-def _codes(rejected: pl.DataFrame) -> dict[str, int]:
-    """Count rejected rows per error code (a row with two codes counts under both)."""
-    counts: dict[str, int] = {}
-    for payload in rejected.get_column(QUARANTINE_ERRORS).to_list():
-        codes = {item.get("code", "unknown") for item in json.loads(payload or "[]")}
-        for code in codes:
-            counts[code] = counts.get(code, 0) + 1
-    return dict(sorted(counts.items()))
+    read = open_source(location).read()
+    if read.typed_frame is not None:
+        return read.typed_frame
+    return infer_types(read.frame, read.columns)

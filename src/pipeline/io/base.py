@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import polars as pl
 
 __all__ = [
     "ROW_NUMBER",
+    "BatchRead",
     "MalformedRow",
     "ReadResult",
     "Sink",
@@ -101,10 +103,63 @@ class Source(ABC):
     def read(self, *, options: dict[str, Any] | None = None) -> ReadResult:
         """Read the whole dataset as text columns, with malformed records set apart."""
 
+    def read_batches(
+        self, *, options: dict[str, Any] | None = None, batch_rows: int = 250_000, exact: bool = False
+    ) -> BatchRead:
+        """Read in chunks (streaming mode). The default reads all, then slices."""
+        return _SlicedRead(self.read(options=options), batch_rows)
+
     @property
     def action(self) -> str:
         """Audit action name for reading this source (e.g. ``read_csv``)."""
         return f"read_{self.format}"
+
+
+class BatchRead(ABC):
+    """A source read in chunks. Iterate for (text chunk, typed chunk or None) pairs;
+    after iteration the digest, the malformed records and ``shape_ok`` are final.
+    ``shape_ok`` False means: discard the chunks and read again with ``exact=True``."""
+
+    columns: list[str]
+    malformed: list[MalformedRow]
+    digest: str
+    size_bytes: int | None
+    shape_ok: bool
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
+        """Yield chunks in source order, each with ``_row_number``."""
+
+    @property
+    def records(self) -> int:
+        """Records read so far (final after iteration)."""
+        return self._records + len(self.malformed)
+
+    _records: int = 0
+
+
+class _SlicedRead(BatchRead):
+    def __init__(self, read: ReadResult, batch_rows: int) -> None:
+        self.read = read
+        self.columns = list(read.columns)
+        self.malformed = list(read.malformed)
+        self.digest = read.digest
+        self.size_bytes = read.size_bytes
+        self.shape_ok = True
+        self.batch_rows = batch_rows
+        self._records = 0
+
+    def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
+        frame, typed = self.read.frame, self.read.typed_frame
+        if frame.height == 0:
+            yield frame, typed
+            return
+        for offset in range(0, frame.height, self.batch_rows):
+            self._records += min(self.batch_rows, frame.height - offset)
+            yield (
+                frame.slice(offset, self.batch_rows),
+                None if typed is None else typed.slice(offset, self.batch_rows),
+            )
 
 
 class Sink(ABC):
@@ -117,6 +172,10 @@ class Sink(ABC):
     @abstractmethod
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` somewhere invisible and durable, ready to commit."""
+
+    def stage_lazy(self, frame: pl.LazyFrame) -> StagedWrite:
+        """Stage a lazy plan (streaming mode); the default collects it first."""
+        return self.stage(frame.collect(engine="streaming"))
 
     @property
     def action(self) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from pipeline.errors import InputError, MalformedInputError
 from pipeline.hashing import BLOCK_SIZE
 from pipeline.io.base import ROW_NUMBER, MalformedRow
 
-__all__ = ["CsvScan", "CsvText", "read_csv_text", "scan_csv_bytes"]
+__all__ = ["CsvBatches", "CsvScan", "CsvText", "iter_exact", "read_csv_text", "scan_csv_bytes"]
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -217,14 +217,49 @@ def _with_row_numbers(frame: pl.DataFrame) -> pl.DataFrame:
 def _exact_read(
     path: Path, separator: str, header: list[str], display: str
 ) -> tuple[pl.DataFrame, list[MalformedRow]]:
-    """Strict record-by-record read; sets ragged records apart, stops at unparseable bytes."""
+    """Strict record-by-record read of the whole file (see :func:`iter_exact`)."""
+    malformed: list[MalformedRow] = []
+    chunks = list(iter_exact(path, separator, header, display, malformed, batch_rows=1 << 62))
+    frame = chunks[0] if chunks else _empty_text(header)
+    return frame, malformed
+
+
+def _empty_text(header: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {ROW_NUMBER: pl.Series([], dtype=pl.Int64)}
+        | {name: pl.Series([], dtype=pl.String) for name in header}
+    )
+
+
+def iter_exact(
+    path: Path,
+    separator: str,
+    header: list[str],
+    display: str,
+    malformed: list[MalformedRow],
+    *,
+    batch_rows: int,
+) -> Iterator[pl.DataFrame]:
+    """Strict record-by-record read in chunks; sets ragged records apart into ``malformed``.
+
+    Stops with :class:`MalformedInputError` at bytes that are not UTF-8 or a
+    record the csv module cannot parse (an unterminated quote).
+    """
     decode_error = _decode_error(path, display)
     if decode_error is not None:
         raise decode_error
     width = len(header)
     columns: list[list[str | None]] = [[] for _ in header]
     numbers: list[int] = []
-    malformed: list[MalformedRow] = []
+    yielded = False
+
+    def flush() -> pl.DataFrame:
+        data = {ROW_NUMBER: pl.Series(ROW_NUMBER, numbers, dtype=pl.Int64)} | {
+            name: pl.Series(name, values, dtype=pl.String)
+            for name, values in zip(header, columns, strict=True)
+        }
+        return pl.DataFrame(data)
+
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle, delimiter=separator, strict=True)
         next(reader)
@@ -246,7 +281,11 @@ def _exact_read(
                 ) from None
             record += 1
             if len(row) != width:
-                what = "a blank line" if not row else f"{len(row)} fields, the header has {width}"
+                what = (
+                    "a blank line"
+                    if not row
+                    else f"{len(row)} field{'' if len(row) == 1 else 's'}, the header has {width}"
+                )
                 malformed.append(
                     MalformedRow(
                         row_number=record,
@@ -259,10 +298,95 @@ def _exact_read(
                 numbers.append(record)
                 for index, value in enumerate(row):
                     columns[index].append(value if value != "" else None)
+                if len(numbers) >= batch_rows:
+                    yield flush()
+                    yielded = True
+                    numbers = []
+                    columns = [[] for _ in header]
             start_line = reader.line_num + 1
-    data: dict[str, pl.Series] = {
-        name: pl.Series(name, values, dtype=pl.String)
-        for name, values in zip(header, columns, strict=True)
-    }
-    frame = pl.DataFrame(data).with_columns(pl.Series(ROW_NUMBER, numbers, dtype=pl.Int64))
-    return frame.select(ROW_NUMBER, *header), malformed
+    if numbers or not yielded:
+        # Always at least one chunk, so callers see the columns even with no valid rows.
+        yield flush()
+
+
+class CsvBatches:
+    """A CSV file read in chunks with the same guarantees as :func:`read_csv_text`.
+
+    Iterate for all-text chunks (with ``_row_number``). After iteration,
+    ``shape_ok`` says whether the fast path's separator arithmetic held; when
+    it did not, the chunks must be discarded and the file read again with
+    ``exact=True``, which sets ragged records apart into ``malformed``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        separator: str = ",",
+        batch_rows: int = 250_000,
+        exact: bool = False,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.display = str(path)
+        self.separator = separator
+        self.batch_rows = batch_rows
+        self.exact = exact
+        self.scan = scan_csv_bytes(path, separator, on_bytes)
+        if self.scan.size == 0 or (
+            self.scan.size == len(_BOM) and _first_bytes(path, 3) == _BOM
+        ):
+            raise InputError(
+                "the file is empty: there is no header line", dataset=self.display, line=1,
+                hint="check that the extract finished; a CSV needs at least a header line",
+            )
+        self.header = _read_header(path, separator, self.display)
+        self.malformed: list[MalformedRow] = []
+        self.shape_ok = True
+        self.records = 0
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        if self.exact:
+            for chunk in iter_exact(self.path, self.separator, self.header, self.display,
+                                    self.malformed, batch_rows=self.batch_rows):
+                self.records += chunk.height
+                yield chunk
+            self.records += len(self.malformed)
+            return
+        yield from self._fast()
+
+    def _fast(self) -> Iterator[pl.DataFrame]:
+        sep = self.separator
+        inside = 0
+        rows = 0
+        lazy = pl.scan_csv(
+            self.path, has_header=True, separator=sep, infer_schema=False,
+            row_index_name=ROW_NUMBER, row_index_offset=1, truncate_ragged_lines=False,
+        )
+        try:
+            for chunk in lazy.collect_batches(chunk_size=self.batch_rows):
+                chunk = chunk.with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
+                if chunk.columns[1:] != self.header:
+                    self.shape_ok = False
+                    return
+                if self.scan.quotes:
+                    inside += int(
+                        chunk.select(
+                            pl.sum_horizontal(
+                                pl.col(c).str.count_matches(sep, literal=True).fill_null(0)
+                                for c in self.header
+                            ).sum()
+                        ).item() or 0
+                    )
+                    chunk = chunk.with_columns(
+                        pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+                        for c in self.header
+                    )
+                rows += chunk.height
+                yield chunk
+        except pl.exceptions.PolarsError:
+            self.shape_ok = False
+            return
+        header_seps = len(self.header) - 1 + sum(n.count(sep) for n in self.header)
+        self.shape_ok = self.scan.separators == header_seps + rows * (len(self.header) - 1) + inside
+        self.records = rows

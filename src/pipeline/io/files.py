@@ -8,7 +8,7 @@ atomic rename (see :mod:`pipeline.io.atomic`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,17 @@ import polars as pl
 from pipeline.errors import ConfigError, InputError, MalformedInputError, OutputError
 from pipeline.hashing import sha256_file
 from pipeline.io.atomic import check_writable_target, publish, stage_file
-from pipeline.io.base import ROW_NUMBER, MalformedRow, ReadResult, Sink, StagedWrite, Source, WriteResult
-from pipeline.io.csv_reader import read_csv_text
+from pipeline.io.base import (
+    ROW_NUMBER,
+    BatchRead,
+    MalformedRow,
+    ReadResult,
+    Sink,
+    StagedWrite,
+    Source,
+    WriteResult,
+)
+from pipeline.io.csv_reader import CsvBatches, read_csv_text
 
 __all__ = ["FORMATS", "FileSink", "FileSource", "format_for_path"]
 
@@ -69,14 +78,7 @@ class FileSource(Source):
     def read(self, *, options: dict[str, Any] | None = None) -> ReadResult:
         """Read the file; raise :class:`InputError` naming the file when it cannot be."""
         options = dict(options or {})
-        if not self.path.exists():
-            raise InputError(
-                "the input file does not exist",
-                dataset=self.location,
-                hint="check the path (relative paths resolve against the current directory)",
-            )
-        if self.path.is_dir():
-            raise InputError("the input path is a directory, not a file", dataset=self.location)
+        self._check_exists()
         try:
             if self.format == "csv":
                 return self._read_csv(options)
@@ -87,6 +89,34 @@ class FileSource(Source):
             raise InputError(
                 "the input file cannot be read (permission denied)", dataset=self.location
             ) from None
+
+    def read_batches(
+        self, *, options: dict[str, Any] | None = None, batch_rows: int = 250_000, exact: bool = False
+    ) -> BatchRead:
+        """Chunked reading for streaming mode (CSV and Parquet natively)."""
+        options = dict(options or {})
+        self._check_exists()
+        if self.format == "csv":
+            separator = str(options.pop("separator", ","))
+            if options:
+                raise ConfigError(f"unknown CSV option {next(iter(options))!r}", hint="use 'separator'")
+            return _CsvBatchRead(
+                CsvBatches(self.path, separator=separator, batch_rows=batch_rows, exact=exact,
+                           on_bytes=self.on_bytes)
+            )
+        if self.format == "parquet":
+            return _ParquetBatchRead(self.path, batch_rows, self.on_bytes)
+        return super().read_batches(options=options, batch_rows=batch_rows)
+
+    def _check_exists(self) -> None:
+        if not self.path.exists():
+            raise InputError(
+                "the input file does not exist",
+                dataset=self.location,
+                hint="check the path (relative paths resolve against the current directory)",
+            )
+        if self.path.is_dir():
+            raise InputError("the input path is a directory, not a file", dataset=self.location)
 
     def _read_csv(self, options: dict[str, Any]) -> ReadResult:
         separator = str(options.pop("separator", ","))
@@ -192,6 +222,54 @@ def _parse_json_record(line: str) -> dict[str, str | None] | str:
     return out
 
 
+class _CsvBatchRead(BatchRead):
+    def __init__(self, batches: CsvBatches) -> None:
+        self.batches = batches
+        self.columns = batches.header
+        self.malformed = batches.malformed
+        self.digest = batches.scan.sha256
+        self.size_bytes = batches.scan.size
+        self.shape_ok = True
+        self._records = 0
+
+    def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
+        for chunk in self.batches:
+            self._records += chunk.height
+            yield chunk, None
+        self.shape_ok = self.batches.shape_ok
+
+
+class _ParquetBatchRead(BatchRead):
+    def __init__(self, path: Path, batch_rows: int, on_bytes: ProgressFn | None) -> None:
+        digest = sha256_file(path, on_block=on_bytes)
+        self.path = path
+        self.batch_rows = batch_rows
+        self.digest = digest.sha256
+        self.size_bytes = digest.size
+        self.malformed = []
+        self.shape_ok = True
+        self._records = 0
+        try:
+            self.columns = list(pl.scan_parquet(path).collect_schema())
+        except pl.exceptions.PolarsError:
+            raise MalformedInputError(
+                "the file is not a readable Parquet file", dataset=str(path),
+                hint="check that the file is complete Parquet (not CSV renamed .parquet)",
+            ) from None
+
+    def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
+        offset = 1
+        for typed in pl.scan_parquet(self.path).collect_batches(chunk_size=self.batch_rows):
+            text = typed.with_columns(pl.all().cast(pl.String))
+            text = text.select(
+                pl.int_range(offset, offset + typed.height, dtype=pl.Int64).alias(ROW_NUMBER),
+                pl.all(),
+            )
+            offset += typed.height
+            self._records += typed.height
+            yield text, typed
+
+
 class _StagedFile(StagedWrite):
     def __init__(self, temp: Path, target: Path, records: int) -> None:
         self.temp = temp
@@ -218,6 +296,19 @@ class FileSink(Sink):
         self.location = str(path)
         self.format = format_for_path(path, fmt)
 
+    def stage_lazy(self, frame: pl.LazyFrame) -> StagedWrite:
+        """Stream a lazy plan into a fsynced temp file beside the target."""
+        writer = _lazy_writer(self.format, frame)
+        try:
+            temp = stage_file(self.path, writer)
+        except pl.exceptions.PolarsError as exc:
+            raise OutputError(
+                f"Polars could not write the {self.format} file ({type(exc).__name__})",
+                dataset=self.location,
+            ) from None
+        count = _count_rows(temp, self.format)
+        return _StagedFile(temp, self.path, count)
+
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` to a fsynced temp file beside the target."""
         writer = _writer(self.format, frame)
@@ -240,3 +331,25 @@ def _writer(fmt: str, frame: pl.DataFrame) -> Callable[[Path], None]:
             p, compression="zstd", statistics=True, row_group_size=512 * 1024
         )
     return lambda p: frame.write_ndjson(p)
+
+
+def _lazy_writer(fmt: str, frame: pl.LazyFrame) -> Callable[[Path], None]:
+    # The same options as the eager writers: both modes write identical bytes.
+    if fmt == "csv":
+        return lambda p: frame.sink_csv(p, engine="streaming")  # type: ignore[func-returns-value]
+    if fmt == "parquet":
+        return lambda p: frame.sink_parquet(  # type: ignore[func-returns-value]
+            p, compression="zstd", statistics=True, row_group_size=512 * 1024, engine="streaming"
+        )
+    return lambda p: frame.sink_ndjson(p, engine="streaming")  # type: ignore[func-returns-value]
+
+
+def _count_rows(path: Path, fmt: str) -> int:
+    """Rows in a just-written file, read back with bounded memory."""
+    if fmt == "parquet":
+        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    if fmt == "csv":
+        return int(
+            pl.scan_csv(path, infer_schema=False).select(pl.len()).collect(engine="streaming").item()
+        )
+    return int(pl.scan_ndjson(path).select(pl.len()).collect(engine="streaming").item())

@@ -102,7 +102,15 @@ class LineageEmitter:
         if os.environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
             return cls(None, spool_path=spool_path, timeout=timeout)
         try:
-            client = OpenLineageClient()
+            # Unconfigured, the client warns and falls back to printing events to the
+            # console; we stay quiet and off instead (checked just below).
+            client_log = logging.getLogger("openlineage.client.client")
+            previous = client_log.level
+            client_log.setLevel(logging.ERROR)
+            try:
+                client = OpenLineageClient()
+            finally:
+                client_log.setLevel(previous)
             transport = client.config.transport or {}
             configured = bool(transport.get("type")) or bool(os.environ.get("OPENLINEAGE_URL"))
         except Exception as exc:  # why broad: any config problem must not fail a run

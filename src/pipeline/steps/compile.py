@@ -110,7 +110,7 @@ def _filter(model: FilterStep, name: str) -> Step:
     read = columns_read(expr)
     return Step(
         name, "filter", lambda lf, _ctx: lf.filter(expr), True,
-        lambda lin: lin.indirect(read, "FILTER"),
+        lambda lin: lin.filtered_by(read, "FILTER"),
     )
 
 
@@ -188,7 +188,7 @@ def _dedupe(model: DedupeStep, name: str) -> Step:
         name, "dedupe",
         lambda lf, _ctx: lf.unique(subset=keys, keep=keep, maintain_order=True),
         True,
-        lambda lin: lin.indirect(keys, "GROUP_BY"),
+        lambda lin: lin.filtered_by(keys, "GROUP_BY"),
         details={"keys": keys, "keep": keep},
     )
 
@@ -201,7 +201,7 @@ def _sort(model: SortStep, name: str) -> Step:
             spec.by, descending=spec.descending, nulls_last=spec.nulls_last, maintain_order=True
         ),
         False,
-        lambda lin: lin.indirect(spec.by, "SORT"),
+        lambda lin: lin.filtered_by(spec.by, "SORT"),
     )
 
 

@@ -67,7 +67,7 @@ class ColumnLineage:
         """Only these columns remain."""
         return replace(self, direct={c: self.direct.get(c, ()) for c in columns})
 
-    def indirect(self, columns: list[str], subtype: str) -> ColumnLineage:
+    def filtered_by(self, columns: list[str], subtype: str) -> ColumnLineage:
         """Rows were filtered, grouped or ordered by ``columns``."""
         extra = tuple(
             Derivation(d.source, "INDIRECT", subtype)

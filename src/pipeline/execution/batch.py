@@ -1,0 +1,135 @@
+"""Batch execution: the whole dataset in memory, one stage after another.
+
+read → validate → quality (input) → steps → quality (output) → stage writes.
+Nothing becomes visible here; the runner commits the staged writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.errors import InputError
+from pipeline.execution.common import (
+    Execution,
+    Plan,
+    fields_of,
+    run_steps,
+    validate_frame,
+)
+from pipeline.execution.quality_stage import apply_quality
+from pipeline.io.base import ROW_NUMBER, ReadResult
+from pipeline import quarantine as q
+from pipeline.steps import ColumnLineage
+
+__all__ = ["run_batch"]
+
+
+def read_source(plan: Plan, out: Execution) -> ReadResult:
+    """Read the whole source as text, with audit entries around it."""
+    source = plan.source
+    plan.log("read", source.action, "started", details={"location": source.location})
+    size = _size(source.location)
+    with plan.progress.stage("read", size) as bar:
+        if hasattr(source, "on_bytes"):
+            source.on_bytes = bar.advance
+        read = source.read(options=plan.source_options)
+    out.input_hash = read.digest
+    out.input_records = read.records
+    out.input_bytes = read.size_bytes
+    out.columns = list(read.columns)
+    check_not_empty(plan, read.records)
+    plan.log(
+        "read", source.action, "completed", record_count=read.records, input_hash=read.digest,
+        details={"location": source.location, "format": source.format, "bytes": read.size_bytes,
+                 "columns": len(read.columns), "malformed_rows": len(read.malformed)},
+    )
+    return read
+
+
+def check_not_empty(plan: Plan, records: int) -> None:
+    """A source with a header and nothing else is an error unless allowed."""
+    if records == 0 and not plan.allow_empty:
+        raise InputError(
+            "the source holds no records (a header and nothing else)",
+            dataset=plan.source.location,
+            hint="check that the extract finished; pass --allow-empty if an empty "
+            "delivery is expected",
+        )
+
+
+def run_batch(plan: Plan) -> Execution:
+    """Run every stage on the whole dataset in memory."""
+    out = Execution()
+    read = read_source(plan, out)
+    plan.log("validate", "validate_schema", "started", details={"engine": plan.engine})
+    with plan.progress.stage("validate"):
+        valid, rejected, report = validate_frame(
+            read.frame, read.columns, plan.model, plan.engine, read.typed_frame
+        )
+    out.validation = report
+    out.input_fields = fields_of(valid)
+    rejected_parts = [rejected, q.from_malformed(read.malformed, read.columns)]
+    plan.log("validate", "validate_schema", "completed", record_count=valid.height,
+             details={"engine": report.get("engine"), "rejected": rejected.height + len(read.malformed)})
+
+    frame = valid
+    lineage = ColumnLineage.identity([c for c in valid.columns if c != ROW_NUMBER])
+    if plan.quality is not None and plan.quality.stage == "input":
+        frame = _quality(plan, frame, read, rejected_parts, out)
+    if plan.steps:
+        plan.log("transform", "transform_steps", "started",
+                 details={"steps": [s.name for s in plan.steps],
+                          "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint}})
+        with plan.progress.stage("transform"):
+            frame, out.filtered = run_steps(frame, plan.steps, plan.ctx)
+        for step in plan.steps:
+            lineage = step.lineage(lineage)
+        plan.log("transform", "transform_steps", "completed", record_count=frame.height,
+                 details={"filtered_records": out.filtered})
+    if plan.quality is not None and plan.quality.stage == "output":
+        frame = _quality(plan, frame, read, rejected_parts, out)
+    out.lineage = lineage
+
+    final = frame.drop(ROW_NUMBER) if ROW_NUMBER in frame.columns else frame
+    rejected_all = q.combine(rejected_parts, read.columns)
+    out.output_records = final.height
+    out.rejected_records = rejected_all.height
+    out.output_fields = fields_of(final)
+    out.validation["rejected_by_code"] = q.count_codes(rejected_all)
+    with plan.progress.stage("write"):
+        out.staged_quarantine = plan.quarantine.stage(rejected_all)
+        try:
+            out.staged_output = plan.sink.stage(final)
+        except BaseException:
+            out.staged_quarantine.abort()
+            raise
+    return out
+
+
+def _quality(
+    plan: Plan, frame: pl.DataFrame, read: ReadResult, rejected_parts: list[pl.DataFrame],
+    out: Execution,
+) -> pl.DataFrame:
+    assert plan.quality is not None
+    with plan.progress.stage("quality"):
+        applied = apply_quality(frame.lazy(), plan.quality, plan.ctx)
+        kept = applied.kept.collect()
+    if applied.failures:
+        rejected_parts.append(q.from_rule_failures(read.frame, applied.failures))
+    out.quality = applied.evidence()
+    out.quality_failed = applied.failed_errors
+    plan.log("quality", "quality_check", "completed", record_count=kept.height,
+             details={"stage": plan.quality.stage, "quarantined": len(applied.failures),
+                      "failed_error_rules": applied.failed_errors,
+                      "rules": [{"id": r["id"], "passed": r["passed"], "failed_rows": r["failed_rows"]}
+                                for r in out.quality]})
+    return kept
+
+
+def _size(location: str) -> int | None:
+    try:
+        return Path(location).stat().st_size
+    except OSError:
+        return None

@@ -1,0 +1,173 @@
+"""What batch and streaming execution share: the plan, the outcome, validation
+of one frame, quality rules and step counting.
+
+Both modes call these same functions on the same kind of data (a frame, or a
+chunk of one), which is what makes their output bytes identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from pydantic import BaseModel
+
+from pipeline.context import RunContext
+from pipeline.errors import PipelineError, SpecError
+from pipeline.infer import infer_types
+from pipeline.io.base import ROW_NUMBER, Sink, Source, StagedWrite
+from pipeline.progress import ProgressReporter
+from pipeline.schema import validate
+from pipeline.steps import ColumnLineage, Step
+
+__all__ = [
+    "AuditFn",
+    "Execution",
+    "Plan",
+    "QualityStage",
+    "attach_row_numbers",
+    "run_steps",
+    "validate_frame",
+]
+
+AuditFn = Callable[..., None]
+
+
+@dataclass(slots=True)
+class QualityStage:
+    """Parsed rules and where they run."""
+
+    rules: list[Any]
+    stage: str  # "input" | "output"
+    references: Callable[[str], pl.DataFrame]
+
+
+@dataclass(slots=True)
+class Plan:
+    """Everything execution needs; built by the runner from the config."""
+
+    ctx: RunContext
+    source: Source
+    sink: Sink
+    quarantine: Sink
+    model: type[BaseModel] | None
+    engine: str
+    steps: list[Step]
+    quality: QualityStage | None
+    source_options: dict[str, Any]
+    allow_empty: bool
+    progress: ProgressReporter
+    log: AuditFn
+
+
+@dataclass(slots=True)
+class Execution:
+    """What execution produced, staged but not yet visible."""
+
+    input_records: int = 0
+    input_hash: str | None = None
+    input_bytes: int | None = None
+    columns: list[str] = field(default_factory=list)
+    output_records: int = 0
+    rejected_records: int = 0
+    filtered: dict[str, int] = field(default_factory=dict)
+    staged_output: StagedWrite | None = None
+    staged_quarantine: StagedWrite | None = None
+    validation: dict[str, Any] = field(default_factory=dict)
+    quality: list[dict[str, Any]] = field(default_factory=list)
+    quality_failed: list[str] = field(default_factory=list)
+    output_fields: list[tuple[str, str]] = field(default_factory=list)
+    input_fields: list[tuple[str, str]] = field(default_factory=list)
+    lineage: ColumnLineage | None = None
+
+    def conserved(self) -> bool:
+        """Invariant 1."""
+        return self.input_records == (
+            self.output_records + self.rejected_records + sum(self.filtered.values())
+        )
+
+
+def attach_row_numbers(valid: pl.DataFrame, text: pl.DataFrame, rejected: pl.DataFrame) -> pl.DataFrame:
+    """Give accepted rows (input order, no row numbers) the ``_row_number`` they were read with."""
+    numbers = text.get_column(ROW_NUMBER)
+    if rejected.height:
+        numbers = numbers.filter(~numbers.is_in(rejected.get_column(ROW_NUMBER).implode()))
+    if numbers.len() != valid.height:
+        raise PipelineError(
+            f"validation returned {valid.height} accepted rows for {numbers.len()} row numbers",
+            hint="report this as a bug; nothing was written",
+        )
+    return valid.select(pl.Series(ROW_NUMBER, numbers, dtype=pl.Int64), pl.all())
+
+
+def validate_frame(
+    text: pl.DataFrame,
+    columns: list[str],
+    model: type[BaseModel] | None,
+    engine: str,
+    typed: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """Split an all-text frame into accepted rows (typed, with row numbers) and rejected rows."""
+    if model is None:
+        body = typed if typed is not None else infer_types(text, columns)
+        valid = body.select(pl.Series(ROW_NUMBER, text.get_column(ROW_NUMBER)), *columns)
+        empty = text.clear().with_columns(pl.lit(None, dtype=pl.String).alias("_errors"))
+        return valid, empty, {"engine": "inference"}
+    result = validate(text, model, engine=engine)  # type: ignore[arg-type]
+    valid = attach_row_numbers(result.valid, text, result.rejected)
+    return valid, result.rejected, result.report.to_dict()
+
+
+def run_steps(
+    frame: pl.DataFrame, steps: list[Step], ctx: RunContext
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Apply steps one by one (batch mode), counting the rows each removes."""
+    filtered: dict[str, int] = {}
+    for step in steps:
+        before = frame.height
+        try:
+            frame = step.apply(frame.lazy(), ctx).collect()
+        except PipelineError:
+            raise
+        except pl.exceptions.PolarsError as exc:
+            raise step_error(step, exc) from None
+        counted(step, before, frame.height, filtered)
+    return frame, filtered
+
+
+def counted(step: Step, before: int, after: int, filtered: dict[str, int]) -> None:
+    """Record rows removed by ``step``; a step that adds rows breaks conservation."""
+    if after > before:
+        raise SpecError(
+            f"the step turned {before} rows into {after}; steps may remove rows, never add them",
+            step=step.name,
+            hint="steps that explode or join rows are not supported",
+        )
+    if step.removes_rows and (after < before or step.kind in ("filter", "dedupe")):
+        filtered[step.name] = before - after
+    elif after < before:
+        raise SpecError(f"the {step.kind} step removed rows", step=step.name)
+
+
+def step_error(step: Step, exc: Exception) -> PipelineError:
+    """A step failure as one paragraph naming the step (the engine's text can quote values)."""
+    kind = type(exc).__name__
+    first = str(exc).splitlines()[0] if str(exc) else kind
+    if isinstance(exc, pl.exceptions.ColumnNotFoundError):
+        return SpecError(f"a column the step reads does not exist ({first})", step=step.name,
+                         hint="check column names after the previous steps with `pipeline spec check`")
+    if isinstance(exc, pl.exceptions.InvalidOperationError | pl.exceptions.ComputeError):
+        return PipelineError(
+            f"the step failed on the data ({kind}); for a cast, some values do not convert",
+            step=step.name,
+            hint="run `pipeline spec check SPEC.yaml`, and inspect the column's values",
+        )
+    return PipelineError(f"the step failed ({kind})", step=step.name)
+
+
+def fields_of(frame: pl.DataFrame | pl.LazyFrame) -> list[tuple[str, str]]:
+    """Column names and types, for lineage facets (no values)."""
+    schema = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
+    return [(name, str(dtype)) for name, dtype in schema.items() if name != ROW_NUMBER]

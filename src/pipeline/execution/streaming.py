@@ -1,0 +1,255 @@
+"""Streaming execution: bounded memory for inputs larger than RAM.
+
+The source is read and validated in chunks; accepted rows go to a Parquet
+spill file beside the output (same filesystem, removed at the end), rejected
+rows stay in memory (they are few, or the run fails its threshold anyway).
+The steps then run as one lazy plan over the spill on Polars' streaming
+engine and the output is written with ``sink_*``. The writers and every
+conversion are the ones batch mode uses, so both modes write the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from pipeline import quarantine as q
+from pipeline.errors import PipelineError
+from pipeline.execution.batch import check_not_empty
+from pipeline.execution.common import (
+    Execution,
+    Plan,
+    counted,
+    fields_of,
+    step_error,
+    validate_frame,
+)
+from pipeline.execution.quality_stage import QualityApplied, apply_quality
+from pipeline.infer import TypeInferrer
+from pipeline.io.base import ROW_NUMBER, BatchRead
+from pipeline.steps import ColumnLineage
+
+__all__ = ["BATCH_ROWS", "run_streaming"]
+
+BATCH_ROWS = 250_000
+
+
+def run_streaming(plan: Plan) -> Execution:
+    """Run every stage with memory bounded by the chunk size and Polars' streaming engine."""
+    out = Execution()
+    with _spill_dir(plan) as spill_dir:
+        spill = spill_dir / "accepted.parquet"
+        validated = _read_validate(plan, out, spill, exact=False)
+        if not validated.batches.shape_ok:
+            # The fast parser missed a ragged record: read again, record by record.
+            spill.unlink(missing_ok=True)
+            out = Execution()
+            validated = _read_validate(plan, out, spill, exact=True)
+        return _transform_and_stage(plan, out, validated)
+
+
+@contextlib.contextmanager
+def _spill_dir(plan: Plan) -> Iterator[Path]:
+    target = Path(plan.sink.location) if plan.sink.kind == "file" else None
+    base = target.parent if target is not None else Path.cwd()
+    base.mkdir(parents=True, exist_ok=True)
+    folder = base / f".pipeline-spill-{secrets.token_hex(6)}"
+    folder.mkdir()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Accepted:
+    """The spill of accepted rows, its schema fixed by the first chunk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+        self.schema: pl.Schema | None = None
+        self.rows = 0
+
+    def append(self, frame: pl.DataFrame) -> None:
+        if self.schema is None:
+            self.schema = frame.schema
+        else:
+            frame = frame.cast(dict(self.schema))  # type: ignore[arg-type]
+        if frame.height == 0:
+            return
+        table = frame.to_arrow()
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="lz4")
+        self.writer.write_table(table)
+        self.rows += frame.height
+
+    def scan(self) -> pl.LazyFrame:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.rows == 0:
+            assert self.schema is not None
+            return pl.DataFrame(schema=self.schema).lazy()
+        return pl.scan_parquet(self.path)
+
+
+@dataclass(slots=True)
+class _Validated:
+    batches: BatchRead
+    accepted: pl.LazyFrame | None = None
+    rejected_parts: list[pl.DataFrame] = field(default_factory=list)
+
+
+def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _Validated:
+    source = plan.source
+    plan.log("read", source.action, "started",
+             details={"location": source.location, "mode": "streaming", "exact": exact})
+    batches = source.read_batches(options=plan.source_options, batch_rows=BATCH_ROWS, exact=exact)
+    out.columns = list(batches.columns)
+    accepted = _Accepted(spill)
+    rejected_parts: list[pl.DataFrame] = []
+    reports: list[dict[str, Any]] = []
+    inferrer = TypeInferrer(out.columns) if plan.model is None else None
+    for text, typed in batches:
+        if inferrer is not None and typed is None:
+            inferrer.update(text)
+            accepted.append(text)
+            continue
+        valid, rejected, report = validate_frame(text, out.columns, plan.model, plan.engine, typed)
+        reports.append(report)
+        accepted.append(valid)
+        if rejected.height:
+            rejected_parts.append(rejected)
+    if not batches.shape_ok:
+        return _Validated(batches)
+    out.input_hash = batches.digest
+    out.input_bytes = batches.size_bytes
+    out.input_records = batches.records
+    check_not_empty(plan, out.input_records)
+    plan.log("read", source.action, "completed", record_count=out.input_records,
+             input_hash=out.input_hash,
+             details={"location": source.location, "format": source.format,
+                      "bytes": out.input_bytes, "columns": len(out.columns),
+                      "malformed_rows": len(batches.malformed)})
+    out.validation = _merge_reports(reports, inferrer is not None)
+    rejected_parts.append(q.from_malformed(batches.malformed, out.columns))
+    plan.log("validate", "validate_schema", "completed", record_count=accepted.rows,
+             details={"engine": out.validation.get("engine"),
+                      "rejected": sum(p.height for p in rejected_parts)})
+    lazy = accepted.scan()
+    if inferrer is not None:
+        lazy = lazy.select(pl.col(ROW_NUMBER), *inferrer.exprs())
+    return _Validated(batches, lazy, rejected_parts)
+
+
+def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> Execution:
+    assert validated.accepted is not None
+    frame = validated.accepted
+    rejected_parts = validated.rejected_parts
+    out.input_fields = fields_of(frame)
+    lineage = ColumnLineage.identity([n for n, _ in out.input_fields])
+    if plan.quality is not None and plan.quality.stage == "input":
+        frame = _quality(plan, frame, rejected_parts, out)
+    if plan.steps:
+        plan.log("transform", "transform_steps", "started",
+                 details={"steps": [s.name for s in plan.steps], "mode": "streaming",
+                          "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint}})
+        frame = _steps(plan, frame, out)
+        for step in plan.steps:
+            lineage = step.lineage(lineage)
+        plan.log("transform", "transform_steps", "completed",
+                 details={"filtered_records": out.filtered})
+    if plan.quality is not None and plan.quality.stage == "output":
+        frame = _quality(plan, frame, rejected_parts, out)
+    out.lineage = lineage
+    final = frame.drop(ROW_NUMBER) if ROW_NUMBER in frame.collect_schema() else frame
+    out.output_fields = fields_of(final)
+    rejected_all = q.combine(rejected_parts, out.columns)
+    out.rejected_records = rejected_all.height
+    out.validation["rejected_by_code"] = q.count_codes(rejected_all)
+    with plan.progress.stage("write"):
+        out.staged_quarantine = plan.quarantine.stage(rejected_all)
+        try:
+            staged = plan.sink.stage_lazy(final)
+        except pl.exceptions.PolarsError as exc:
+            out.staged_quarantine.abort()
+            raise PipelineError(f"the streaming plan failed ({type(exc).__name__})",
+                                hint="run again with --debug, or in batch mode") from exc
+        except BaseException:
+            out.staged_quarantine.abort()
+            raise
+        out.staged_output = staged
+    out.output_records = getattr(staged, "records", 0)
+    return out
+
+
+def _steps(plan: Plan, frame: pl.LazyFrame, out: Execution) -> pl.LazyFrame:
+    """Chain the steps lazily; count rows after each row-removing step in one collect."""
+    plans = [frame]
+    for step in plan.steps:
+        plans.append(step.apply(plans[-1], plan.ctx))
+    counting = [i for i, step in enumerate(plan.steps, start=1) if step.removes_rows]
+    if counting:
+        queries = [plans[0].select(pl.len())] + [plans[i].select(pl.len()) for i in counting]
+        try:
+            lengths = [int(df.item()) for df in pl.collect_all(queries, engine="streaming")]
+        except pl.exceptions.PolarsError as exc:
+            raise step_error(plan.steps[counting[0] - 1], exc) from None
+        previous = lengths[0]
+        for index, length in zip(counting, lengths[1:], strict=True):
+            step = plan.steps[index - 1]
+            counted(step, previous, length, out.filtered)
+            previous = length
+    return plans[-1]
+
+
+def _quality(
+    plan: Plan, frame: pl.LazyFrame, rejected_parts: list[pl.DataFrame], out: Execution
+) -> pl.LazyFrame:
+    assert plan.quality is not None
+    applied: QualityApplied = apply_quality(frame, plan.quality, plan.ctx, engine="streaming")
+    if applied.failures:
+        rejected_parts.append(q.from_rule_failures(_original_rows(plan, applied), applied.failures))
+    out.quality = applied.evidence()
+    out.quality_failed = applied.failed_errors
+    plan.log("quality", "quality_check", "completed",
+             details={"stage": plan.quality.stage, "quarantined": len(applied.failures),
+                      "failed_error_rules": applied.failed_errors,
+                      "rules": [{"id": r["id"], "passed": r["passed"], "failed_rows": r["failed_rows"]}
+                                for r in out.quality]})
+    return applied.kept
+
+
+def _original_rows(plan: Plan, applied: QualityApplied) -> pl.DataFrame:
+    """The original text of quarantined rows: a second, filtered pass over the source."""
+    wanted = pl.Series(sorted(applied.failures), dtype=pl.Int64)
+    parts = [
+        text.filter(pl.col(ROW_NUMBER).is_in(wanted.implode()))
+        for text, _typed in plan.source.read_batches(options=plan.source_options,
+                                                     batch_rows=BATCH_ROWS)
+    ]
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
+def _merge_reports(reports: list[dict[str, Any]], inferred: bool) -> dict[str, Any]:
+    if inferred or not reports:
+        return {"engine": "inference"}
+    merged = dict(reports[0])
+    for key in ("total", "valid_count", "rejected_count"):
+        merged[key] = sum(int(r.get(key, 0)) for r in reports)
+    counts: dict[tuple[Any, Any], int] = {}
+    for report in reports:
+        for item in report.get("errors", []):
+            k = (item.get("column"), item.get("code"))
+            counts[k] = counts.get(k, 0) + int(item.get("count", 0))
+    merged["errors"] = [{"column": c, "code": k, "count": n}
+                        for (c, k), n in sorted(counts.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1])))]
+    return merged
