@@ -57,8 +57,12 @@ def _label(index: int, raw: Any) -> str:
     return f"{where} (id {rule_id!r})" if isinstance(rule_id, str) else where
 
 
+# A typo'd key also shows up as a missing one; report the typo, which explains both.
+_PRIORITY = {"union_tag_not_found": 0, "union_tag_invalid": 0, "extra_forbidden": 1, "missing": 2}
+
+
 def _spec_error(index: int, raw: Any, exc: ValidationError, more: int) -> SpecError:
-    error = exc.errors()[0]
+    error = min(exc.errors(), key=lambda e: _PRIORITY.get(e["type"], 3))
     kind = error["type"]
     loc = [str(part) for part in error["loc"]]
     label = _label(index, raw)
@@ -80,7 +84,7 @@ def _spec_error(index: int, raw: Any, exc: ValidationError, more: int) -> SpecEr
             key="rule",
             hint=f"use one of {', '.join(RULE_TYPES)}",
         )
-    if kind in ("model_type", "dict_type") and len(loc) <= 1:
+    if kind in ("model_type", "model_attributes_type", "dict_type") and len(loc) <= 1:
         return SpecError(
             f"{label} is not a mapping of keys to values{tail}",
             hint="write each rule as {id: ..., rule: ..., column: ...}",
@@ -104,7 +108,8 @@ def _spec_error(index: int, raw: Any, exc: ValidationError, more: int) -> SpecEr
             hint=f"valid keys for {tag}: {', '.join(valid_keys)}",
         )
     message = str(error["msg"]).removeprefix("Value error, ")
-    where = f"key {dotted!r}: " if dotted else ""
+    # SpecError prints `key 'x'` itself; name only a deeper path here.
+    where = f"{dotted}: " if len(key_path) > 1 else ""
     return SpecError(
         f"{label}: {where}{message}{tail}",
         key=key,
