@@ -45,7 +45,9 @@ class TypeInferrer:
 
     def __init__(self, columns: list[str]) -> None:
         self.columns = list(columns)
-        self._fits: dict[str, dict[str, bool]] = {c: {k: True for _, k in _CANDIDATES} for c in columns}
+        self._fits: dict[str, dict[str, bool]] = {
+            c: {k: True for _, k in _CANDIDATES} for c in columns
+        }
         self._seen: dict[str, bool] = dict.fromkeys(columns, False)
 
     def update(self, frame: pl.DataFrame) -> None:
@@ -57,9 +59,9 @@ class TypeInferrer:
         for _dtype, kind in _CANDIDATES:
             for c in text:
                 if self._fits[c][kind]:
-                    fits = pl.col(c).is_null() | (_back(_convert(c, kind), kind) == pl.col(c)).fill_null(
-                        value=False
-                    )
+                    fits = pl.col(c).is_null() | (
+                        _back(_convert(c, kind), kind) == pl.col(c)
+                    ).fill_null(value=False)
                     exprs.append(fits.all().alias(f"{c}\x00{kind}"))
         row = frame.select(exprs).row(0, named=True)
         for key, value in row.items():

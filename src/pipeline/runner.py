@@ -95,7 +95,9 @@ class _Run:
             reason=config.reason,
         )
         _ensure_parent(config.audit_path)
-        self.audit = AuditLogger(config.audit_path, actor=config.actor, signing_key=config.signing_key)
+        self.audit = AuditLogger(
+            config.audit_path, actor=config.actor, signing_key=config.signing_key
+        )
         self.exec = Execution()
         self.output_hash: str | None = None
         self.quarantine_hash: str | None = None
@@ -110,8 +112,15 @@ class _Run:
     def log(self, stage: str, action: str, status: str, **kwargs: Any) -> None:
         """Append an audit entry for this run (the ``AuditFn`` execution calls)."""
         self.stage = stage
-        self.audit.log(self.ctx.pipeline_id, stage, action, status, run_id=self.ctx.run_id,
-                       reason=self.ctx.reason, **kwargs)
+        self.audit.log(
+            self.ctx.pipeline_id,
+            stage,
+            action,
+            status,
+            run_id=self.ctx.run_id,
+            reason=self.ctx.reason,
+            **kwargs,
+        )
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> PipelineResult:
@@ -121,7 +130,10 @@ class _Run:
             self.plan = plan
             self._emit("start")
             with plan.progress:
-                self.exec = run_streaming(plan) if self.mode == "streaming" else run_batch(plan)
+                if self.mode == "streaming":
+                    run_streaming(plan, self.exec)
+                else:
+                    run_batch(plan, self.exec)
             self._check_conservation()
             self._commit()
             self._record_lineage()
@@ -133,9 +145,15 @@ class _Run:
             internal.__cause__ = exc
             return self._fail(internal)
         self._emit("complete")
-        self.log("pipeline", "run_pipeline", "completed", record_count=self.exec.output_records,
-                 input_hash=self.exec.input_hash, output_hash=self.output_hash,
-                 details=self._count_details())
+        self.log(
+            "pipeline",
+            "run_pipeline",
+            "completed",
+            record_count=self.exec.output_records,
+            input_hash=self.exec.input_hash,
+            output_hash=self.output_hash,
+            details=self._count_details(),
+        )
         return self._result(success=True, errors=[])
 
     def _start_details(self) -> dict[str, Any]:
@@ -165,12 +183,22 @@ class _Run:
         if config.quality:
             from pipeline.quality import parse_rules
 
-            quality = QualityStage(parse_rules(config.quality), config.quality_stage, _reference_loader)
+            quality = QualityStage(
+                parse_rules(config.quality), config.quality_stage, _reference_loader
+            )
         return Plan(
-            ctx=self.ctx, source=source, sink=sink, quarantine=quarantine, model=model,
-            engine=config.engine, steps=steps, quality=quality,
-            source_options=dict(config.source_options), allow_empty=config.allow_empty,
-            progress=ProgressReporter(config.progress), log=self.log,
+            ctx=self.ctx,
+            source=source,
+            sink=sink,
+            quarantine=quarantine,
+            model=model,
+            engine=config.engine,
+            steps=steps,
+            quality=quality,
+            source_options=dict(config.source_options),
+            allow_empty=config.allow_empty,
+            progress=ProgressReporter(config.progress),
+            log=self.log,
         )
 
     def _check_conservation(self) -> None:
@@ -187,12 +215,20 @@ class _Run:
         """Publish the quarantine always, the output only when the run's checks pass."""
         ex = self.exec
         ratio = self.config.max_rejected_ratio
-        over = ratio is not None and ex.input_records > 0 and ex.rejected_records / ex.input_records > ratio
+        over = (
+            ratio is not None
+            and ex.input_records > 0
+            and ex.rejected_records / ex.input_records > ratio
+        )
         gate = bool(ex.quality_failed)
         staged_out, staged_q = ex.staged_output, ex.staged_quarantine
         assert self.plan is not None
-        self.log("write", self.plan.sink.action, "started",
-                 details={"location": redact(str(self.config.output_path))})
+        self.log(
+            "write",
+            self.plan.sink.action,
+            "started",
+            details={"location": redact(str(self.config.output_path))},
+        )
         try:
             if staged_q is not None:
                 self.quarantine_hash = staged_q.commit().digest
@@ -219,12 +255,19 @@ class _Run:
                 "output was not written",
                 dataset=redact(str(self.config.input_path)),
             )
-        self.log("write", self.plan.sink.action, "completed", record_count=ex.output_records,
-                 output_hash=self.output_hash,
-                 details={"location": redact(str(self.config.output_path)),
-                          "quarantine": redact(str(self.config.resolved_quarantine)),
-                          "quarantine_hash": self.quarantine_hash,
-                          "quarantine_records": ex.rejected_records})
+        self.log(
+            "write",
+            self.plan.sink.action,
+            "completed",
+            record_count=ex.output_records,
+            output_hash=self.output_hash,
+            details={
+                "location": redact(str(self.config.output_path)),
+                "quarantine": redact(str(self.config.resolved_quarantine)),
+                "quarantine_hash": self.quarantine_hash,
+                "quarantine_records": ex.rejected_records,
+            },
+        )
 
     # -- lineage -------------------------------------------------------------------------------
     def _run_lineage(self, status: str, error: str | None = None) -> RunLineage:
@@ -240,15 +283,31 @@ class _Run:
             run_id=self.ctx.run_id,
             job_name=self.ctx.pipeline_id,
             as_of=self.ctx.as_of,
-            inputs=[DatasetRef(location=source, kind=_kind(source), hash=ex.input_hash,
-                               records=ex.input_records, bytes=ex.input_bytes,
-                               fields=tuple(ex.input_fields))],
-            outputs=[DatasetRef(location=redact(str(config.output_path)),
-                                kind=_kind(str(config.output_path)), hash=self.output_hash,
-                                records=ex.output_records if self.output_hash else None,
-                                fields=tuple(ex.output_fields))],
-            quarantine=DatasetRef(location=redact(str(config.resolved_quarantine)), kind="file",
-                                  hash=self.quarantine_hash, records=ex.rejected_records),
+            inputs=[
+                DatasetRef(
+                    location=source,
+                    kind=_kind(source),
+                    hash=ex.input_hash,
+                    records=ex.input_records,
+                    bytes=ex.input_bytes,
+                    fields=tuple(ex.input_fields),
+                )
+            ],
+            outputs=[
+                DatasetRef(
+                    location=redact(str(config.output_path)),
+                    kind=_kind(str(config.output_path)),
+                    hash=self.output_hash,
+                    records=ex.output_records if self.output_hash else None,
+                    fields=tuple(ex.output_fields),
+                )
+            ],
+            quarantine=DatasetRef(
+                location=redact(str(config.resolved_quarantine)),
+                kind="file",
+                hash=self.quarantine_hash,
+                records=ex.rejected_records,
+            ),
             column_lineage=column_lineage,
             dataset_lineage=indirect,
             quality=list(ex.quality),
@@ -268,15 +327,19 @@ class _Run:
             if self.emitter is None:
                 spool = self.config.audit_path.with_name("openlineage.spool.jsonl")
                 self.emitter = LineageEmitter.from_environment(spool_path=spool)
-            run = self._run_lineage("running" if event == "start" else
-                                    ("completed" if event == "complete" else "failed"), error)
+            run = self._run_lineage(
+                "running"
+                if event == "start"
+                else ("completed" if event == "complete" else "failed"),
+                error,
+            )
             if event == "start":
                 result = self.emitter.start(run)
             elif event == "complete":
                 result = self.emitter.complete(run)
             else:
                 result = self.emitter.fail(run, error or "failed")
-        except Exception:  # noqa: BLE001 - lineage emission must never fail the run
+        except Exception:
             self.audit_note_emit_failure(event)
             return
         if result.status == "spooled":
@@ -296,9 +359,13 @@ class _Run:
     # -- endings -------------------------------------------------------------------------------
     def _count_details(self) -> dict[str, Any]:
         ex = self.exec
-        return {"input_records": ex.input_records, "output_records": ex.output_records,
-                "rejected_records": ex.rejected_records, "filtered_records": dict(ex.filtered),
-                "quality_failed": list(ex.quality_failed)}
+        return {
+            "input_records": ex.input_records,
+            "output_records": ex.output_records,
+            "rejected_records": ex.rejected_records,
+            "filtered_records": dict(ex.filtered),
+            "quality_failed": list(ex.quality_failed),
+        }
 
     def _fail(self, error: PipelineError) -> PipelineResult:
         error.run_id = self.ctx.run_id
@@ -306,10 +373,15 @@ class _Run:
             if staged is not None:
                 staged.abort()
         self._emit("fail", f"{error.code}: {error.message}")
-        self.log("pipeline", "run_pipeline", "failed", input_hash=self.exec.input_hash,
-                 output_hash=self.output_hash,
-                 details={"error": error.code, "message": error.message, "stage": self.stage}
-                 | self._count_details())
+        self.log(
+            "pipeline",
+            "run_pipeline",
+            "failed",
+            input_hash=self.exec.input_hash,
+            output_hash=self.output_hash,
+            details={"error": error.code, "message": error.message, "stage": self.stage}
+            | self._count_details(),
+        )
         self.error = error
         return self._result(success=False, errors=[error.to_dict()])
 
@@ -341,8 +413,10 @@ class _Run:
             step_fingerprints=dict(self.fingerprints),
             checkpoint=None if checkpoint is None else str(checkpoint),
             validation=ex.validation or None,
-            quality=[{k: r[k] for k in ("id", "rule", "severity", "failed_rows", "ratio", "passed")}
-                     for r in ex.quality],
+            quality=[
+                {k: r[k] for k in ("id", "rule", "severity", "failed_rows", "ratio", "passed")}
+                for r in ex.quality
+            ],
             lineage_id=self.lineage_id,
         )
 

@@ -37,12 +37,28 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "quality": QualitySpec,
 }
 _TOP_KEYS = {
-    "version", "name", "mode", "source", "schema", "max_rejected_ratio", "quality", "steps",
-    "sink", "quarantine", "audit", "lineage",
+    "version",
+    "name",
+    "mode",
+    "source",
+    "schema",
+    "max_rejected_ratio",
+    "quality",
+    "steps",
+    "sink",
+    "quarantine",
+    "audit",
+    "lineage",
 }
 # Keys whose values are paths relative to the spec's folder.
-_PATHS = (("source", "uri"), ("sink", "uri"), ("quarantine", "uri"), ("audit", "path"),
-          ("audit", "signing_key"), ("lineage", "store"))
+_PATHS = (
+    ("source", "uri"),
+    ("sink", "uri"),
+    ("quarantine", "uri"),
+    ("audit", "path"),
+    ("audit", "signing_key"),
+    ("lineage", "store"),
+)
 
 
 def load_spec(path: str | Path) -> PipelineSpec:
@@ -88,8 +104,11 @@ def _quality_section(data: dict[str, Any], loaded: LoadedYaml) -> dict[str, Any]
     if isinstance(quality, list):
         data["quality"] = {"rules": quality}
     elif quality is not None and not isinstance(quality, dict):
-        raise spec_error(loaded, ("quality",), "quality must be a list of rules or a mapping with "
-                         "stage and rules")
+        raise spec_error(
+            loaded,
+            ("quality",),
+            "quality must be a list of rules or a mapping with stage and rules",
+        )
     return data
 
 
@@ -104,18 +123,28 @@ def _steps(items: Any, loaded: LoadedYaml) -> list[dict[str, Any]]:
         kinds = [k for k in (item if isinstance(item, dict) else {}) if k in STEP_KINDS]
         if not isinstance(item, dict) or not kinds:
             first = next(iter(item), "?") if isinstance(item, dict) else str(item)
-            raise spec_error(loaded, ("steps", index, first),
-                             f"step {index + 1} has no known step kind", valid=STEP_KINDS)
+            raise spec_error(
+                loaded,
+                ("steps", index, first),
+                f"step {index + 1} has no known step kind",
+                valid=STEP_KINDS,
+            )
         if len(kinds) > 1:
-            raise spec_error(loaded, ("steps", index),
-                             f"step {index + 1} names two kinds ({', '.join(kinds)})",
-                             hint="write one step per list item")
+            raise spec_error(
+                loaded,
+                ("steps", index),
+                f"step {index + 1} names two kinds ({', '.join(kinds)})",
+                hint="write one step per list item",
+            )
         model = STEP_KINDS[kinds[0]]
         for key in item:
             if key not in model.model_fields or key == "kind":
-                raise spec_error(loaded, ("steps", index, key),
-                                 f"unknown key {key!r} in a {kinds[0]} step",
-                                 valid=[k for k in model.model_fields if k != "kind"])
+                raise spec_error(
+                    loaded,
+                    ("steps", index, key),
+                    f"unknown key {key!r} in a {kinds[0]} step",
+                    valid=[k for k in model.model_fields if k != "kind"],
+                )
         out.append(data)
     return out
 
@@ -124,7 +153,9 @@ def _from_validation(exc: ValidationError, loaded: LoadedYaml) -> SpecError:
     first = exc.errors()[0]
     loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p in STEP_KINDS and False))
     # Pydantic puts the union member's tag into the loc of step errors; drop it.
-    loc = tuple(p for i, p in enumerate(loc) if not (i == 2 and loc[:1] == ("steps",) and p in STEP_KINDS))
+    loc = tuple(
+        p for i, p in enumerate(loc) if not (i == 2 and loc[:1] == ("steps",) and p in STEP_KINDS)
+    )
     more = len(exc.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     where = ".".join(str(p) for p in loc)
@@ -134,10 +165,18 @@ def _from_validation(exc: ValidationError, loaded: LoadedYaml) -> SpecError:
         valid = list(model.model_fields) if model is not None else []
         return spec_error(loaded, loc, f"unknown key {loc[-1]!r}{suffix}", valid=valid)
     if first["type"] == "missing":
-        return spec_error(loaded, loc, f"required key {where!r} is missing{suffix}",
-                          hint=f"add {loc[-1]}: to the spec")
-    return spec_error(loaded, loc, f"{where}: {first['msg']}{suffix}",
-                      hint="see `pipeline spec schema` for the allowed values")
+        return spec_error(
+            loaded,
+            loc,
+            f"required key {where!r} is missing{suffix}",
+            hint=f"add {loc[-1]}: to the spec",
+        )
+    return spec_error(
+        loaded,
+        loc,
+        f"{where}: {first['msg']}{suffix}",
+        hint="see `pipeline spec schema` for the allowed values",
+    )
 
 
 def _check_quality(spec: PipelineSpec, loaded: LoadedYaml) -> None:
@@ -151,7 +190,9 @@ def _check_quality(spec: PipelineSpec, loaded: LoadedYaml) -> None:
     except SpecError as error:
         if error.line is None:
             index = getattr(error, "index", None)
-            loc: tuple[str | int, ...] = ("quality", index) if isinstance(index, int) else ("quality",)
+            loc: tuple[str | int, ...] = (
+                ("quality", index) if isinstance(index, int) else ("quality",)
+            )
             error.line = loaded.line_of(loc)
             error.dataset = str(loaded.path)
         raise

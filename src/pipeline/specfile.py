@@ -56,10 +56,13 @@ def load_yaml(path: Path) -> LoadedYaml:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError("the spec file does not exist", dataset=display,
-                        hint="check the path to the spec file") from None
+        raise SpecError(
+            "the spec file does not exist", dataset=display, hint="check the path to the spec file"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"the spec file cannot be read ({type(exc).__name__})", dataset=display) from None
+        raise SpecError(
+            f"the spec file cannot be read ({type(exc).__name__})", dataset=display
+        ) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -67,11 +70,18 @@ def load_yaml(path: Path) -> LoadedYaml:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise SpecError(f"the spec is not valid YAML ({problem})", dataset=display, line=line,
-                        hint="fix the YAML syntax at that line (indentation, quotes, colons)") from None
+        raise SpecError(
+            f"the spec is not valid YAML ({problem})",
+            dataset=display,
+            line=line,
+            hint="fix the YAML syntax at that line (indentation, quotes, colons)",
+        ) from None
     if not isinstance(data, dict) or node is None:
-        raise SpecError("the spec must be a YAML mapping with keys like version, source, sink",
-                        dataset=display, line=1)
+        raise SpecError(
+            "the spec must be a YAML mapping with keys like version, source, sink",
+            dataset=display,
+            line=1,
+        )
     lines: dict[Path_, int] = {}
     _walk(node, (), lines, display)
     return LoadedYaml(path, data, lines)
@@ -83,9 +93,13 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], display: str) -
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                raise SpecError(f"key {key!r} appears twice", dataset=display,
-                                line=key_node.start_mark.line + 1, key=".".join(map(str, (*path, key))),
-                                hint="remove one of them; YAML would silently keep only the last")
+                raise SpecError(
+                    f"key {key!r} appears twice",
+                    dataset=display,
+                    line=key_node.start_mark.line + 1,
+                    key=".".join(map(str, (*path, key))),
+                    hint="remove one of them; YAML would silently keep only the last",
+                )
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
             _walk(value_node, (*path, key), lines, display)
@@ -109,8 +123,10 @@ def interpolate(value: Any, loaded: LoadedYaml, path: Path_ = ()) -> Any:
         name = match.group(1)
         if name not in os.environ:
             raise SpecError(
-                f"environment variable {name} is not set", dataset=str(loaded.path),
-                line=loaded.line_of(path), key=".".join(map(str, path)),
+                f"environment variable {name} is not set",
+                dataset=str(loaded.path),
+                line=loaded.line_of(path),
+                key=".".join(map(str, path)),
                 hint=f"export {name}=... before running (its value is never printed or logged)",
             )
         return os.environ[name]
@@ -125,7 +141,11 @@ def nearest(word: str, choices: Iterable[str]) -> str | None:
 
 
 def spec_error(
-    loaded: LoadedYaml, loc: Iterable[str | int], message: str, *, valid: Iterable[str] = (),
+    loaded: LoadedYaml,
+    loc: Iterable[str | int],
+    message: str,
+    *,
+    valid: Iterable[str] = (),
     hint: str | None = None,
 ) -> SpecError:
     """A :class:`SpecError` at ``loc`` with its line; suggests the nearest valid key."""
@@ -137,4 +157,6 @@ def spec_error(
             hint = f"did you mean {guess!r}? valid keys here: {', '.join(sorted(valid))}"
         elif hint is None:
             hint = f"valid keys here: {', '.join(sorted(valid))}"
-    return SpecError(message, dataset=str(loaded.path), line=loaded.line_of(loc), key=key, hint=hint)
+    return SpecError(
+        message, dataset=str(loaded.path), line=loaded.line_of(loc), key=key, hint=hint
+    )

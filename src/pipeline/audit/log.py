@@ -47,7 +47,10 @@ from pipeline.errors import AuditError
 
 __all__ = ["AuditLogger", "read_entries"]
 
-_SECRET_KEY = re.compile(r"pass(word|wd)?|secret|token|private|api_?key|credential", re.I)
+# Whole snake_case words only: "password" or "api_key" is a secret, "passed" is not.
+_SECRET_KEY = re.compile(
+    r"(^|_)(password|passwd|pwd|secret|token|private_?key|api_?key|credentials?)($|_)", re.I
+)
 _URI_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@")
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import typer
 
-from pipeline.cli import audit, keys, lineage
+from pipeline.cli import audit, keys, lineage, spec
 from pipeline.cli.run import run
 
 __all__ = ["app", "main"]
@@ -29,6 +29,7 @@ app.command("run")(run)
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
 app.add_typer(lineage.app, name="lineage")
+app.add_typer(spec.app, name="spec")
 
 _GLOBAL_FLAGS = {"--help", "-h", "--version"}
 

@@ -14,6 +14,7 @@ from pipeline.errors import ConfigError, PipelineError, error_for_code
 from pipeline.result import PipelineResult
 from pipeline.runner import execute
 from pipeline.spec import PipelineConfig
+from pipeline.spec_loader import load_spec
 
 __all__ = ["run"]
 
@@ -34,18 +35,28 @@ def _summary(result: PipelineResult) -> None:
 
 
 def run(
+    spec_path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[SPEC.yaml]",
+            help="A pipeline spec file (instead of --input/--output/--audit).",
+        ),
+    ] = None,
     input_path: Annotated[
-        str, typer.Option("--input", "-i", help="Source file or URI, e.g. data/sample_input.csv.")
-    ],
+        str | None,
+        typer.Option("--input", "-i", help="Source file or URI, e.g. data/sample_input.csv."),
+    ] = None,
     output_path: Annotated[
-        str, typer.Option("--output", "-o", help="Output file (.csv, .parquet, .jsonl).")
-    ],
+        str | None, typer.Option("--output", "-o", help="Output file (.csv, .parquet, .jsonl).")
+    ] = None,
     audit_path: Annotated[
-        Path, typer.Option("--audit", "-a", help="Append-only audit log (JSON Lines).")
-    ],
+        Path | None, typer.Option("--audit", "-a", help="Append-only audit log (JSON Lines).")
+    ] = None,
     schema: Annotated[
         str | None,
-        typer.Option("--schema", help="Pydantic model validating rows, e.g. examples.claims.model:Claim."),
+        typer.Option(
+            "--schema", help="Pydantic model validating rows, e.g. examples.claims.model:Claim."
+        ),
     ] = None,
     quarantine: Annotated[
         str | None,
@@ -66,14 +77,23 @@ def run(
     ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Pin the run time, RFC 3339 with zone, e.g. 2024-01-31T00:00:00Z."),
+        typer.Option(
+            "--as-of", help="Pin the run time, RFC 3339 with zone, e.g. 2024-01-31T00:00:00Z."
+        ),
     ] = None,
     signing_key: Annotated[
         Path | None, typer.Option("--signing-key", help="Ed25519 key signing checkpoints.")
     ] = None,
     lineage_store: Annotated[
         Path | None,
-        typer.Option("--lineage-store", help="Lineage SQLite store (default lineage.db beside the audit log)."),
+        typer.Option(
+            "--lineage-store",
+            help="Lineage SQLite store (default lineage.db beside the audit log).",
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="batch, streaming or auto (default: the spec's, else batch)."),
     ] = None,
     engine: Annotated[
         str, typer.Option("--engine", help="Validation engine: columnar or reference.")
@@ -86,28 +106,44 @@ def run(
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
-    """Run a pipeline: read, validate, write, and record audit and lineage.
+    """Run a pipeline: read, validate, transform, write, and record audit and lineage.
 
-    Example: pipeline run --input data/sample_input.csv --output out/output.csv --audit out/audit.jsonl
+    Examples: pipeline run --input data/sample_input.csv --output out/output.csv --audit out/audit.jsonl
+              pipeline run examples/claims/pipeline.yaml --as-of 2024-12-31T00:00:00Z --json
     """
+    options = {
+        "input_path": input_path,
+        "output_path": output_path,
+        "audit_path": audit_path,
+        "schema": schema,
+        "quarantine_path": quarantine,
+        "max_rejected_ratio": max_rejected_ratio,
+        "pipeline_id": pipeline_id,
+        "actor": actor,
+        "reason": reason,
+        "signing_key": signing_key,
+        "lineage_store": lineage_store,
+        "mode": mode,
+        "engine": engine,
+        "allow_empty": allow_empty or None,
+        "progress": not as_json and sys.stderr.isatty(),
+    }
     try:
-        config = PipelineConfig(
-            input_path=input_path,
-            output_path=output_path,
-            audit_path=audit_path,
-            schema=schema,
-            quarantine_path=quarantine,
-            max_rejected_ratio=max_rejected_ratio,
-            pipeline_id=pipeline_id,
-            actor=actor,
-            reason=reason,
-            as_of=_parse_as_of(as_of),
-            signing_key=signing_key,
-            lineage_store=lineage_store,
-            engine=engine,  # type: ignore[arg-type]
-            allow_empty=allow_empty,
-            progress=not as_json and sys.stderr.isatty(),
-        )
+        options["as_of"] = _parse_as_of(as_of)
+        if spec_path is not None:
+            config = load_spec(spec_path).to_config(**options)
+        else:
+            missing = [
+                f"--{k.removesuffix('_path')}"
+                for k in ("input_path", "output_path", "audit_path")
+                if options[k] is None
+            ]
+            if missing:
+                raise ConfigError(
+                    f"missing option{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
+                    hint="give a spec file or --input, --output and --audit; see `pipeline run --help`",
+                )
+            config = PipelineConfig(**{k: v for k, v in options.items() if v is not None})
     except PipelineError as error:
         raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None
     except ValueError as exc:
@@ -137,7 +173,8 @@ def _parse_as_of(text: str | None) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(
-            f"--as-of {text!r} is not an RFC 3339 time", key="as_of",
+            f"--as-of {text!r} is not an RFC 3339 time",
+            key="as_of",
             hint="write it like 2024-01-31T00:00:00Z",
         ) from None
     if moment.tzinfo is None:

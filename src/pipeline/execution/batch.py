@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline import quarantine as q
 from pipeline.errors import InputError
 from pipeline.execution.common import (
     Execution,
@@ -18,9 +19,8 @@ from pipeline.execution.common import (
     run_steps,
     validate_frame,
 )
-from pipeline.execution.quality_stage import apply_quality
+from pipeline.execution.quality_stage import apply_quality, log_quality
 from pipeline.io.base import ROW_NUMBER, ReadResult
-from pipeline import quarantine as q
 from pipeline.steps import ColumnLineage
 
 __all__ = ["run_batch"]
@@ -41,9 +41,18 @@ def read_source(plan: Plan, out: Execution) -> ReadResult:
     out.columns = list(read.columns)
     check_not_empty(plan, read.records)
     plan.log(
-        "read", source.action, "completed", record_count=read.records, input_hash=read.digest,
-        details={"location": source.location, "format": source.format, "bytes": read.size_bytes,
-                 "columns": len(read.columns), "malformed_rows": len(read.malformed)},
+        "read",
+        source.action,
+        "completed",
+        record_count=read.records,
+        input_hash=read.digest,
+        details={
+            "location": source.location,
+            "format": source.format,
+            "bytes": read.size_bytes,
+            "columns": len(read.columns),
+            "malformed_rows": len(read.malformed),
+        },
     )
     return read
 
@@ -59,9 +68,8 @@ def check_not_empty(plan: Plan, records: int) -> None:
         )
 
 
-def run_batch(plan: Plan) -> Execution:
-    """Run every stage on the whole dataset in memory."""
-    out = Execution()
+def run_batch(plan: Plan, out: Execution) -> Execution:
+    """Run every stage on the whole dataset in memory, filling ``out`` as it goes."""
     read = read_source(plan, out)
     plan.log("validate", "validate_schema", "started", details={"engine": plan.engine})
     with plan.progress.stage("validate"):
@@ -71,23 +79,39 @@ def run_batch(plan: Plan) -> Execution:
     out.validation = report
     out.input_fields = fields_of(valid)
     rejected_parts = [rejected, q.from_malformed(read.malformed, read.columns)]
-    plan.log("validate", "validate_schema", "completed", record_count=valid.height,
-             details={"engine": report.get("engine"), "rejected": rejected.height + len(read.malformed)})
+    plan.log(
+        "validate",
+        "validate_schema",
+        "completed",
+        record_count=valid.height,
+        details={"engine": report.get("engine"), "rejected": rejected.height + len(read.malformed)},
+    )
 
     frame = valid
     lineage = ColumnLineage.identity([c for c in valid.columns if c != ROW_NUMBER])
     if plan.quality is not None and plan.quality.stage == "input":
         frame = _quality(plan, frame, read, rejected_parts, out)
     if plan.steps:
-        plan.log("transform", "transform_steps", "started",
-                 details={"steps": [s.name for s in plan.steps],
-                          "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint}})
+        plan.log(
+            "transform",
+            "transform_steps",
+            "started",
+            details={
+                "steps": [s.name for s in plan.steps],
+                "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint},
+            },
+        )
         with plan.progress.stage("transform"):
             frame, out.filtered = run_steps(frame, plan.steps, plan.ctx)
         for step in plan.steps:
             lineage = step.lineage(lineage)
-        plan.log("transform", "transform_steps", "completed", record_count=frame.height,
-                 details={"filtered_records": out.filtered})
+        plan.log(
+            "transform",
+            "transform_steps",
+            "completed",
+            record_count=frame.height,
+            details={"filtered_records": out.filtered},
+        )
     if plan.quality is not None and plan.quality.stage == "output":
         frame = _quality(plan, frame, read, rejected_parts, out)
     out.lineage = lineage
@@ -109,7 +133,10 @@ def run_batch(plan: Plan) -> Execution:
 
 
 def _quality(
-    plan: Plan, frame: pl.DataFrame, read: ReadResult, rejected_parts: list[pl.DataFrame],
+    plan: Plan,
+    frame: pl.DataFrame,
+    read: ReadResult,
+    rejected_parts: list[pl.DataFrame],
     out: Execution,
 ) -> pl.DataFrame:
     assert plan.quality is not None
@@ -120,11 +147,7 @@ def _quality(
         rejected_parts.append(q.from_rule_failures(read.frame, applied.failures))
     out.quality = applied.evidence()
     out.quality_failed = applied.failed_errors
-    plan.log("quality", "quality_check", "completed", record_count=kept.height,
-             details={"stage": plan.quality.stage, "quarantined": len(applied.failures),
-                      "failed_error_rules": applied.failed_errors,
-                      "rules": [{"id": r["id"], "passed": r["passed"], "failed_rows": r["failed_rows"]}
-                                for r in out.quality]})
+    log_quality(plan, applied, out.quality)
     return kept
 
 

@@ -82,6 +82,12 @@ class Execution:
     input_fields: list[tuple[str, str]] = field(default_factory=list)
     lineage: ColumnLineage | None = None
 
+    def reset(self) -> None:
+        """Forget everything (the streaming reader starts over on its exact path)."""
+        fresh = Execution()
+        for name in self.__slots__:  # type: ignore[attr-defined]
+            setattr(self, name, getattr(fresh, name))
+
     def conserved(self) -> bool:
         """Invariant 1."""
         return self.input_records == (
@@ -89,7 +95,9 @@ class Execution:
         )
 
 
-def attach_row_numbers(valid: pl.DataFrame, text: pl.DataFrame, rejected: pl.DataFrame) -> pl.DataFrame:
+def attach_row_numbers(
+    valid: pl.DataFrame, text: pl.DataFrame, rejected: pl.DataFrame
+) -> pl.DataFrame:
     """Give accepted rows (input order, no row numbers) the ``_row_number`` they were read with."""
     numbers = text.get_column(ROW_NUMBER)
     if rejected.height:
@@ -156,8 +164,11 @@ def step_error(step: Step, exc: Exception) -> PipelineError:
     kind = type(exc).__name__
     first = str(exc).splitlines()[0] if str(exc) else kind
     if isinstance(exc, pl.exceptions.ColumnNotFoundError):
-        return SpecError(f"a column the step reads does not exist ({first})", step=step.name,
-                         hint="check column names after the previous steps with `pipeline spec check`")
+        return SpecError(
+            f"a column the step reads does not exist ({first})",
+            step=step.name,
+            hint="check column names after the previous steps with `pipeline spec check`",
+        )
     if isinstance(exc, pl.exceptions.InvalidOperationError | pl.exceptions.ComputeError):
         return PipelineError(
             f"the step failed on the data ({kind}); for a cast, some values do not convert",

@@ -13,10 +13,10 @@ from typing import Any
 import polars as pl
 
 from pipeline.context import RunContext
-from pipeline.execution.common import QualityStage
+from pipeline.execution.common import Plan, QualityStage
 from pipeline.io.base import ROW_NUMBER
 
-__all__ = ["QualityApplied", "apply_quality"]
+__all__ = ["QualityApplied", "apply_quality", "log_quality"]
 
 
 class QualityApplied:
@@ -49,9 +49,7 @@ def apply_quality(
     from pipeline.quality import evaluate_lazy
 
     body = frame
-    outcome = evaluate_lazy(
-        body, quality.rules, as_of=ctx.as_of, references=quality.references
-    )
+    outcome = evaluate_lazy(body, quality.rules, as_of=ctx.as_of, references=quality.references)
     kept, dropped = outcome.masks.split(frame)
     failures: dict[int, list[dict[str, str | None]]] = {}
     if any(getattr(rule, "quarantine", False) for rule in quality.rules):
@@ -72,6 +70,25 @@ def apply_quality(
                 )
             failures[int(number)] = entries
     return QualityApplied(kept, failures, outcome.results)
+
+
+def log_quality(plan: Plan, applied: QualityApplied, evidence: list[dict[str, Any]]) -> None:
+    """One audit entry per quality stage: rule ids, pass/fail and counts, never values."""
+    assert plan.quality is not None
+    plan.log(
+        "quality",
+        "quality_check",
+        "completed",
+        details={
+            "stage": plan.quality.stage,
+            "quarantined": len(applied.failures),
+            "failed_error_rules": applied.failed_errors,
+            "rules": [
+                {"id": r["id"], "passed": r["passed"], "failed_rows": r["failed_rows"]}
+                for r in evidence
+            ],
+        },
+    )
 
 
 def failures_json(entries: list[dict[str, str | None]]) -> str:

@@ -32,7 +32,7 @@ from pipeline.execution.common import (
     step_error,
     validate_frame,
 )
-from pipeline.execution.quality_stage import QualityApplied, apply_quality
+from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_quality
 from pipeline.infer import TypeInferrer
 from pipeline.io.base import ROW_NUMBER, BatchRead
 from pipeline.steps import ColumnLineage
@@ -42,16 +42,15 @@ __all__ = ["BATCH_ROWS", "run_streaming"]
 BATCH_ROWS = 250_000
 
 
-def run_streaming(plan: Plan) -> Execution:
+def run_streaming(plan: Plan, out: Execution) -> Execution:
     """Run every stage with memory bounded by the chunk size and Polars' streaming engine."""
-    out = Execution()
     with _spill_dir(plan) as spill_dir:
         spill = spill_dir / "accepted.parquet"
         validated = _read_validate(plan, out, spill, exact=False)
         if not validated.batches.shape_ok:
             # The fast parser missed a ragged record: read again, record by record.
             spill.unlink(missing_ok=True)
-            out = Execution()
+            out.reset()
             validated = _read_validate(plan, out, spill, exact=True)
         return _transform_and_stage(plan, out, validated)
 
@@ -110,8 +109,12 @@ class _Validated:
 
 def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _Validated:
     source = plan.source
-    plan.log("read", source.action, "started",
-             details={"location": source.location, "mode": "streaming", "exact": exact})
+    plan.log(
+        "read",
+        source.action,
+        "started",
+        details={"location": source.location, "mode": "streaming", "exact": exact},
+    )
     batches = source.read_batches(options=plan.source_options, batch_rows=BATCH_ROWS, exact=exact)
     out.columns = list(batches.columns)
     accepted = _Accepted(spill)
@@ -134,16 +137,32 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
     out.input_bytes = batches.size_bytes
     out.input_records = batches.records
     check_not_empty(plan, out.input_records)
-    plan.log("read", source.action, "completed", record_count=out.input_records,
-             input_hash=out.input_hash,
-             details={"location": source.location, "format": source.format,
-                      "bytes": out.input_bytes, "columns": len(out.columns),
-                      "malformed_rows": len(batches.malformed)})
+    plan.log(
+        "read",
+        source.action,
+        "completed",
+        record_count=out.input_records,
+        input_hash=out.input_hash,
+        details={
+            "location": source.location,
+            "format": source.format,
+            "bytes": out.input_bytes,
+            "columns": len(out.columns),
+            "malformed_rows": len(batches.malformed),
+        },
+    )
     out.validation = _merge_reports(reports, inferrer is not None)
     rejected_parts.append(q.from_malformed(batches.malformed, out.columns))
-    plan.log("validate", "validate_schema", "completed", record_count=accepted.rows,
-             details={"engine": out.validation.get("engine"),
-                      "rejected": sum(p.height for p in rejected_parts)})
+    plan.log(
+        "validate",
+        "validate_schema",
+        "completed",
+        record_count=accepted.rows,
+        details={
+            "engine": out.validation.get("engine"),
+            "rejected": sum(p.height for p in rejected_parts),
+        },
+    )
     lazy = accepted.scan()
     if inferrer is not None:
         lazy = lazy.select(pl.col(ROW_NUMBER), *inferrer.exprs())
@@ -159,14 +178,22 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
     if plan.quality is not None and plan.quality.stage == "input":
         frame = _quality(plan, frame, rejected_parts, out)
     if plan.steps:
-        plan.log("transform", "transform_steps", "started",
-                 details={"steps": [s.name for s in plan.steps], "mode": "streaming",
-                          "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint}})
+        plan.log(
+            "transform",
+            "transform_steps",
+            "started",
+            details={
+                "steps": [s.name for s in plan.steps],
+                "mode": "streaming",
+                "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint},
+            },
+        )
         frame = _steps(plan, frame, out)
         for step in plan.steps:
             lineage = step.lineage(lineage)
-        plan.log("transform", "transform_steps", "completed",
-                 details={"filtered_records": out.filtered})
+        plan.log(
+            "transform", "transform_steps", "completed", details={"filtered_records": out.filtered}
+        )
     if plan.quality is not None and plan.quality.stage == "output":
         frame = _quality(plan, frame, rejected_parts, out)
     out.lineage = lineage
@@ -181,8 +208,10 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
             staged = plan.sink.stage_lazy(final)
         except pl.exceptions.PolarsError as exc:
             out.staged_quarantine.abort()
-            raise PipelineError(f"the streaming plan failed ({type(exc).__name__})",
-                                hint="run again with --debug, or in batch mode") from exc
+            raise PipelineError(
+                f"the streaming plan failed ({type(exc).__name__})",
+                hint="run again with --debug, or in batch mode",
+            ) from exc
         except BaseException:
             out.staged_quarantine.abort()
             raise
@@ -220,11 +249,7 @@ def _quality(
         rejected_parts.append(q.from_rule_failures(_original_rows(plan, applied), applied.failures))
     out.quality = applied.evidence()
     out.quality_failed = applied.failed_errors
-    plan.log("quality", "quality_check", "completed",
-             details={"stage": plan.quality.stage, "quarantined": len(applied.failures),
-                      "failed_error_rules": applied.failed_errors,
-                      "rules": [{"id": r["id"], "passed": r["passed"], "failed_rows": r["failed_rows"]}
-                                for r in out.quality]})
+    log_quality(plan, applied, out.quality)
     return applied.kept
 
 
@@ -233,8 +258,9 @@ def _original_rows(plan: Plan, applied: QualityApplied) -> pl.DataFrame:
     wanted = pl.Series(sorted(applied.failures), dtype=pl.Int64)
     parts = [
         text.filter(pl.col(ROW_NUMBER).is_in(wanted.implode()))
-        for text, _typed in plan.source.read_batches(options=plan.source_options,
-                                                     batch_rows=BATCH_ROWS)
+        for text, _typed in plan.source.read_batches(
+            options=plan.source_options, batch_rows=BATCH_ROWS
+        )
     ]
     return pl.concat(parts) if parts else pl.DataFrame()
 
@@ -250,6 +276,8 @@ def _merge_reports(reports: list[dict[str, Any]], inferred: bool) -> dict[str, A
         for item in report.get("errors", []):
             k = (item.get("column"), item.get("code"))
             counts[k] = counts.get(k, 0) + int(item.get("count", 0))
-    merged["errors"] = [{"column": c, "code": k, "count": n}
-                        for (c, k), n in sorted(counts.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1])))]
+    merged["errors"] = [
+        {"column": c, "code": k, "count": n}
+        for (c, k), n in sorted(counts.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1])))
+    ]
     return merged

@@ -39,9 +39,7 @@ def check_writable_target(path: Path, *, what: str = "output") -> None:
         )
     parent = path.parent
     if parent.exists() and not parent.is_dir():
-        raise OutputError(
-            f"the parent of the {what} path is not a directory", dataset=str(path)
-        )
+        raise OutputError(f"the parent of the {what} path is not a directory", dataset=str(path))
 
 
 def stage_file(target: Path, write: Callable[[Path], None]) -> Path:

@@ -10,8 +10,8 @@ it atomically (:class:`StagedWrite`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import polars as pl
@@ -104,7 +104,11 @@ class Source(ABC):
         """Read the whole dataset as text columns, with malformed records set apart."""
 
     def read_batches(
-        self, *, options: dict[str, Any] | None = None, batch_rows: int = 250_000, exact: bool = False
+        self,
+        *,
+        options: dict[str, Any] | None = None,
+        batch_rows: int = 250_000,
+        exact: bool = False,
     ) -> BatchRead:
         """Read in chunks (streaming mode). The default reads all, then slices."""
         return _SlicedRead(self.read(options=options), batch_rows)

@@ -92,7 +92,7 @@ def read_csv_text(
             line=1,
             hint="check that the extract finished; a CSV needs at least a header line",
         )
-    header = _read_header(path, separator, display)
+    header = read_header(path, separator, display)
     fast = _fast_read(path, separator, header)
     if fast is not None and _shape_holds(fast, header, scan, separator):
         return CsvText(_with_row_numbers(fast), header, [], scan)
@@ -125,7 +125,7 @@ def _decode_error(path: Path, display: str) -> MalformedInputError | None:
     return None
 
 
-def _read_header(path: Path, separator: str, display: str) -> list[str]:
+def read_header(path: Path, separator: str, display: str) -> list[str]:
     """Read the header with the strict csv reader and reject unusable column names."""
     error = None
     try:
@@ -211,7 +211,9 @@ def _shape_holds(frame: pl.DataFrame, header: list[str], scan: CsvScan, sep: str
 
 
 def _with_row_numbers(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_row_index(ROW_NUMBER, offset=1).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
+    return frame.with_row_index(ROW_NUMBER, offset=1).with_columns(
+        pl.col(ROW_NUMBER).cast(pl.Int64)
+    )
 
 
 def _exact_read(
@@ -276,7 +278,7 @@ def iter_exact(
                     "an unterminated quote runs to the end of the file",
                     dataset=display,
                     line=start_line,
-                    hint="close the quote or escape it as \"\" in the source, then run again; "
+                    hint='close the quote or escape it as "" in the source, then run again; '
                     "nothing was written",
                 ) from None
             record += 1
@@ -333,22 +335,28 @@ class CsvBatches:
         self.batch_rows = batch_rows
         self.exact = exact
         self.scan = scan_csv_bytes(path, separator, on_bytes)
-        if self.scan.size == 0 or (
-            self.scan.size == len(_BOM) and _first_bytes(path, 3) == _BOM
-        ):
+        if self.scan.size == 0 or (self.scan.size == len(_BOM) and _first_bytes(path, 3) == _BOM):
             raise InputError(
-                "the file is empty: there is no header line", dataset=self.display, line=1,
+                "the file is empty: there is no header line",
+                dataset=self.display,
+                line=1,
                 hint="check that the extract finished; a CSV needs at least a header line",
             )
-        self.header = _read_header(path, separator, self.display)
+        self.header = read_header(path, separator, self.display)
         self.malformed: list[MalformedRow] = []
         self.shape_ok = True
         self.records = 0
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
         if self.exact:
-            for chunk in iter_exact(self.path, self.separator, self.header, self.display,
-                                    self.malformed, batch_rows=self.batch_rows):
+            for chunk in iter_exact(
+                self.path,
+                self.separator,
+                self.header,
+                self.display,
+                self.malformed,
+                batch_rows=self.batch_rows,
+            ):
                 self.records += chunk.height
                 yield chunk
             self.records += len(self.malformed)
@@ -360,8 +368,13 @@ class CsvBatches:
         inside = 0
         rows = 0
         lazy = pl.scan_csv(
-            self.path, has_header=True, separator=sep, infer_schema=False,
-            row_index_name=ROW_NUMBER, row_index_offset=1, truncate_ragged_lines=False,
+            self.path,
+            has_header=True,
+            separator=sep,
+            infer_schema=False,
+            row_index_name=ROW_NUMBER,
+            row_index_offset=1,
+            truncate_ragged_lines=False,
         )
         try:
             for chunk in lazy.collect_batches(chunk_size=self.batch_rows):
@@ -376,7 +389,8 @@ class CsvBatches:
                                 pl.col(c).str.count_matches(sep, literal=True).fill_null(0)
                                 for c in self.header
                             ).sum()
-                        ).item() or 0
+                        ).item()
+                        or 0
                     )
                     chunk = chunk.with_columns(
                         pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)

@@ -23,8 +23,8 @@ from pipeline.io.base import (
     MalformedRow,
     ReadResult,
     Sink,
-    StagedWrite,
     Source,
+    StagedWrite,
     WriteResult,
 )
 from pipeline.io.csv_reader import CsvBatches, read_csv_text
@@ -91,7 +91,11 @@ class FileSource(Source):
             ) from None
 
     def read_batches(
-        self, *, options: dict[str, Any] | None = None, batch_rows: int = 250_000, exact: bool = False
+        self,
+        *,
+        options: dict[str, Any] | None = None,
+        batch_rows: int = 250_000,
+        exact: bool = False,
     ) -> BatchRead:
         """Chunked reading for streaming mode (CSV and Parquet natively)."""
         options = dict(options or {})
@@ -99,10 +103,17 @@ class FileSource(Source):
         if self.format == "csv":
             separator = str(options.pop("separator", ","))
             if options:
-                raise ConfigError(f"unknown CSV option {next(iter(options))!r}", hint="use 'separator'")
+                raise ConfigError(
+                    f"unknown CSV option {next(iter(options))!r}", hint="use 'separator'"
+                )
             return _CsvBatchRead(
-                CsvBatches(self.path, separator=separator, batch_rows=batch_rows, exact=exact,
-                           on_bytes=self.on_bytes)
+                CsvBatches(
+                    self.path,
+                    separator=separator,
+                    batch_rows=batch_rows,
+                    exact=exact,
+                    on_bytes=self.on_bytes,
+                )
             )
         if self.format == "parquet":
             return _ParquetBatchRead(self.path, batch_rows, self.on_bytes)
@@ -253,7 +264,8 @@ class _ParquetBatchRead(BatchRead):
             self.columns = list(pl.scan_parquet(path).collect_schema())
         except pl.exceptions.PolarsError:
             raise MalformedInputError(
-                "the file is not a readable Parquet file", dataset=str(path),
+                "the file is not a readable Parquet file",
+                dataset=str(path),
                 hint="check that the file is complete Parquet (not CSV renamed .parquet)",
             ) from None
 
@@ -350,6 +362,9 @@ def _count_rows(path: Path, fmt: str) -> int:
         return int(pl.scan_parquet(path).select(pl.len()).collect().item())
     if fmt == "csv":
         return int(
-            pl.scan_csv(path, infer_schema=False).select(pl.len()).collect(engine="streaming").item()
+            pl.scan_csv(path, infer_schema=False)
+            .select(pl.len())
+            .collect(engine="streaming")
+            .item()
         )
     return int(pl.scan_ndjson(path).select(pl.len()).collect(engine="streaming").item())

@@ -13,7 +13,7 @@ import polars as pl
 
 from pipeline.errors import InputError
 from pipeline.hashing import dataset_digest
-from pipeline.io.base import ROW_NUMBER, ReadResult, Sink, StagedWrite, Source, WriteResult
+from pipeline.io.base import ROW_NUMBER, ReadResult, Sink, Source, StagedWrite, WriteResult
 
 __all__ = ["MemorySink", "MemorySource", "MemoryStore", "default_store"]
 

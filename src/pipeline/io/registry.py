@@ -63,7 +63,9 @@ def _unsupported(location: str, scheme: str) -> ConfigError:
         if extra
         else "use a local path, file://, or memory://"
     )
-    return ConfigError(f"no connector for the URI scheme {scheme!r}", dataset=redact(location), hint=hint)
+    return ConfigError(
+        f"no connector for the URI scheme {scheme!r}", dataset=redact(location), hint=hint
+    )
 
 
 def open_source(

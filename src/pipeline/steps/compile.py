@@ -79,7 +79,9 @@ def compile_steps(models: list[StepModel], *, base_dir: Path | None = None) -> l
     for index, model in enumerate(models, start=1):
         name = model.name or f"{model.kind}_{index}"
         if name in names:
-            raise SpecError(f"two steps are named {name!r}", step=name, hint="give each step a unique name")
+            raise SpecError(
+                f"two steps are named {name!r}", step=name, hint="give each step a unique name"
+            )
         names.add(name)
         steps.append(_compile(model, name, base_dir))
     return steps
@@ -109,7 +111,10 @@ def _filter(model: FilterStep, name: str) -> Step:
     expr = parse_sql(model.filter, step=name)
     read = columns_read(expr)
     return Step(
-        name, "filter", lambda lf, _ctx: lf.filter(expr), True,
+        name,
+        "filter",
+        lambda lf, _ctx: lf.filter(expr),
+        True,
         lambda lin: lin.filtered_by(read, "FILTER"),
     )
 
@@ -141,7 +146,10 @@ def _rename(model: RenameStep, name: str) -> Step:
         _check_target(old, name)
     mapping = dict(model.rename)
     return Step(
-        name, "rename", lambda lf, _ctx: lf.rename(mapping), False,
+        name,
+        "rename",
+        lambda lf, _ctx: lf.rename(mapping),
+        False,
         lambda lin: lin.rename(mapping),
     )
 
@@ -151,7 +159,10 @@ def _select(model: SelectStep, name: str) -> Step:
     for column in columns:
         _check_target(column, name)
     return Step(
-        name, "select", lambda lf, _ctx: lf.select(ROW_NUMBER, *columns), False,
+        name,
+        "select",
+        lambda lf, _ctx: lf.select(ROW_NUMBER, *columns),
+        False,
         lambda lin: lin.select(columns),
     )
 
@@ -174,7 +185,8 @@ def _cast(model: CastStep, name: str) -> Step:
 def _fill_null(model: FillNullStep, name: str) -> Step:
     values = dict(model.fill_null)
     return Step(
-        name, "fill_null",
+        name,
+        "fill_null",
         lambda lf, _ctx: lf.with_columns(pl.col(c).fill_null(pl.lit(v)) for c, v in values.items()),
         False,
         lambda lin: lin.touch(list(values), "TRANSFORMATION"),
@@ -185,7 +197,8 @@ def _dedupe(model: DedupeStep, name: str) -> Step:
     keys = list(model.dedupe.keys)
     keep = model.dedupe.keep
     return Step(
-        name, "dedupe",
+        name,
+        "dedupe",
         lambda lf, _ctx: lf.unique(subset=keys, keep=keep, maintain_order=True),
         True,
         lambda lin: lin.filtered_by(keys, "GROUP_BY"),
@@ -196,7 +209,8 @@ def _dedupe(model: DedupeStep, name: str) -> Step:
 def _sort(model: SortStep, name: str) -> Step:
     spec = model.sort
     return Step(
-        name, "sort",
+        name,
+        "sort",
         lambda lf, _ctx: lf.sort(
             spec.by, descending=spec.descending, nulls_last=spec.nulls_last, maintain_order=True
         ),
@@ -227,12 +241,15 @@ def _python(model: PythonStep, name: str, base_dir: Path | None) -> Step:
     return Step(name, "python", apply, True, lineage, fingerprint, model.python)
 
 
-def load_python_step(reference: str, *, step: str, base_dir: Path | None) -> tuple[Callable[..., Any], str]:
+def load_python_step(
+    reference: str, *, step: str, base_dir: Path | None
+) -> tuple[Callable[..., Any], str]:
     """Import ``module:function`` and fingerprint its module's source with SHA-256."""
     module_name, _, attr = reference.partition(":")
     if not module_name or not attr:
         raise SpecError(
-            f"{reference!r} is not of the form module:function", step=step,
+            f"{reference!r} is not of the form module:function",
+            step=step,
             hint="write it like examples.claims.steps:normalise",
         )
     for folder in (Path.cwd(), base_dir):
@@ -242,7 +259,8 @@ def load_python_step(reference: str, *, step: str, base_dir: Path | None) -> tup
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(
-            f"cannot import module {module_name!r} ({exc.msg})", step=step,
+            f"cannot import module {module_name!r} ({exc.msg})",
+            step=step,
             hint="run from the folder that holds the module, or install it",
         ) from None
     func = getattr(module, attr, None)
@@ -250,7 +268,9 @@ def load_python_step(reference: str, *, step: str, base_dir: Path | None) -> tup
         raise ConfigError(f"{module_name!r} has no function {attr!r}", step=step)
     source_file = inspect.getsourcefile(module)
     if source_file is None:
-        raise ConfigError(f"the source of {module_name!r} cannot be found to fingerprint it", step=step)
+        raise ConfigError(
+            f"the source of {module_name!r} cannot be found to fingerprint it", step=step
+        )
     fingerprint = hashlib.sha256(Path(source_file).read_bytes()).hexdigest()
     return func, fingerprint
 
@@ -258,6 +278,7 @@ def load_python_step(reference: str, *, step: str, base_dir: Path | None) -> tup
 def _check_target(column: str, step: str) -> None:
     if column == ROW_NUMBER or column.startswith("_row_number"):
         raise SpecError(
-            f"{column!r} is reserved for tracing rows to the source", step=step,
+            f"{column!r} is reserved for tracing rows to the source",
+            step=step,
             hint="choose another column name",
         )

@@ -38,15 +38,21 @@ class ColumnLineage:
         """Lineage at the start: every column is itself."""
         return cls({c: (Derivation(c, "DIRECT", "IDENTITY"),) for c in columns})
 
-    def _sources(self, columns: list[str], subtype: str, masking: bool = False) -> tuple[Derivation, ...]:
+    def _sources(
+        self, columns: list[str], subtype: str, masking: bool = False
+    ) -> tuple[Derivation, ...]:
         out: dict[tuple[str, str], Derivation] = {}
         for column in columns:
             for d in self.direct.get(column, ()):
                 kind = subtype if subtype != "IDENTITY" else d.subtype
-                out.setdefault((d.source, kind), Derivation(d.source, "DIRECT", kind, masking or d.masking))
+                out.setdefault(
+                    (d.source, kind), Derivation(d.source, "DIRECT", kind, masking or d.masking)
+                )
         return tuple(out.values())
 
-    def derive(self, column: str, read: list[str], subtype: str, *, masking: bool = False) -> ColumnLineage:
+    def derive(
+        self, column: str, read: list[str], subtype: str, *, masking: bool = False
+    ) -> ColumnLineage:
         """``column`` is now computed from ``read``."""
         direct = dict(self.direct)
         direct[column] = self._sources(read, subtype, masking)
@@ -70,8 +76,7 @@ class ColumnLineage:
     def filtered_by(self, columns: list[str], subtype: str) -> ColumnLineage:
         """Rows were filtered, grouped or ordered by ``columns``."""
         extra = tuple(
-            Derivation(d.source, "INDIRECT", subtype)
-            for d in self._sources(columns, "IDENTITY")
+            Derivation(d.source, "INDIRECT", subtype) for d in self._sources(columns, "IDENTITY")
         )
         merged = dict.fromkeys(self.indirect + extra)
         return replace(self, indirect=tuple(merged))

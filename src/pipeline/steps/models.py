@@ -29,8 +29,22 @@ __all__ = [
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 DTYPE_NAMES = (
-    "String", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",
-    "Float32", "Float64", "Boolean", "Date", "Datetime", "Time", "Decimal",
+    "String",
+    "Int8",
+    "Int16",
+    "Int32",
+    "Int64",
+    "UInt8",
+    "UInt16",
+    "UInt32",
+    "UInt64",
+    "Float32",
+    "Float64",
+    "Boolean",
+    "Date",
+    "Datetime",
+    "Time",
+    "Decimal",
 )
 
 
@@ -131,8 +145,15 @@ class PythonStep(_Step):
 
 
 StepModel = (
-    FilterStep | DeriveStep | RenameStep | SelectStep | CastStep | FillNullStep | DedupeStep
-    | SortStep | PythonStep
+    FilterStep
+    | DeriveStep
+    | RenameStep
+    | SelectStep
+    | CastStep
+    | FillNullStep
+    | DedupeStep
+    | SortStep
+    | PythonStep
 )
 
 STEP_KINDS: dict[str, type[_Step]] = {

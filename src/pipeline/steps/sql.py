@@ -43,7 +43,7 @@ def parse_sql(text: str, *, step: str) -> pl.Expr:
             f"the SQL expression cannot be parsed ({reason})",
             step=step,
             hint="write a SQL expression such as \"status != 'VOID'\" or "
-            "\"CAST(amount * 100 AS BIGINT)\"",
+            '"CAST(amount * 100 AS BIGINT)"',
         ) from None
 
 

@@ -1,0 +1,145 @@
+"""``pipeline spec check``: prove a spec can run, without running it.
+
+Loads the schema, compiles every step and quality rule, and pushes the
+input's column schema through the steps on an empty frame, so a column that
+does not exist at some step is reported with the step's name, the columns
+that do exist there and the nearest one — before any data is read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from pipeline.context import RunContext
+from pipeline.errors import PipelineError, SpecError
+from pipeline.io import ROW_NUMBER, open_source
+from pipeline.io.csv_reader import read_header
+from pipeline.io.files import FileSource
+from pipeline.schema import load_model, validate
+from pipeline.spec import PipelineSpec
+from pipeline.specfile import nearest
+from pipeline.steps import compile_steps
+
+__all__ = ["SpecCheck", "check_spec"]
+
+_MISSING = re.compile(r'unable to find column "([^"]+)"')
+
+
+@dataclass(slots=True)
+class SpecCheck:
+    """What the check found: the columns after each step (names and types)."""
+
+    name: str
+    spec_hash: str | None
+    input_columns: list[tuple[str, str]]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    quality_rules: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for ``--json``."""
+        return {
+            "ok": True,
+            "name": self.name,
+            "spec_hash": self.spec_hash,
+            "input_columns": [{"name": n, "type": t} for n, t in self.input_columns],
+            "steps": self.steps,
+            "quality_rules": self.quality_rules,
+        }
+
+
+def _input_schema(spec: PipelineSpec) -> pl.Schema:
+    """The typed columns validation produces (schema) or the source's header (no schema)."""
+    if spec.schema_ref is not None:
+        model = load_model(spec.schema_ref)
+        names = [f.alias or name for name, f in model.model_fields.items()]
+        empty = pl.DataFrame({n: pl.Series([], dtype=pl.String) for n in names})
+        return validate(empty, model).valid.schema
+    source = open_source(spec.source.uri, spec.source.format)
+    if isinstance(source, FileSource) and source.format == "csv" and source.path.exists():
+        header = read_header(
+            source.path, str(spec.source.options.get("separator", ",")), source.location
+        )
+        return pl.Schema({name: pl.String for name in header})
+    if isinstance(source, FileSource) and source.format == "parquet" and source.path.exists():
+        return pl.scan_parquet(source.path).collect_schema()
+    raise SpecError(
+        "without a schema the input columns come from the source, which cannot be read now",
+        dataset=source.location,
+        hint="declare `schema:` or check the spec where the source exists",
+    )
+
+
+def check_spec(spec: PipelineSpec) -> SpecCheck:
+    """Check a loaded spec end to end; raise :class:`SpecError` at the first problem."""
+    schema = _input_schema(spec)
+    report = SpecCheck(spec.name, spec.spec_hash, [(n, str(t)) for n, t in schema.items()])
+    base = spec.spec_path.parent if spec.spec_path else None
+    steps = compile_steps(list(spec.steps), base_dir=base)
+    frame = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, **dict(schema)}).lazy()
+    ctx = RunContext(pipeline_id=spec.name)
+    rules: list[Any] = []
+    if spec.quality.rules:
+        from pipeline.quality import parse_rules
+
+        rules = parse_rules(spec.quality.rules)
+        report.quality_rules = len(rules)
+    if spec.quality.stage == "input":
+        _check_rule_columns(rules, frame, "the input")
+    for step in steps:
+        available = [c for c in frame.collect_schema() if c != ROW_NUMBER]
+        try:
+            frame = step.apply(frame, ctx)
+            after = frame.collect_schema()
+        except PipelineError:
+            raise
+        except pl.exceptions.ColumnNotFoundError as exc:
+            missing = _MISSING.search(str(exc))
+            column = missing.group(1) if missing else "?"
+            guess = nearest(column, available)
+            raise SpecError(
+                f"column {column!r} does not exist at this step; it has "
+                f"{', '.join(available) or 'no columns'}",
+                step=step.name,
+                column=column,
+                hint=f"did you mean {guess!r}?"
+                if guess
+                else "check the earlier select/rename steps",
+            ) from None
+        except pl.exceptions.PolarsError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SpecError(
+                f"the step does not fit the columns it gets ({first})", step=step.name
+            ) from None
+        report.steps.append(
+            {
+                "name": step.name,
+                "kind": step.kind,
+                "columns": [
+                    {"name": n, "type": str(t)} for n, t in after.items() if n != ROW_NUMBER
+                ],
+                **({"fingerprint": step.fingerprint} if step.fingerprint else {}),
+            }
+        )
+    if spec.quality.stage == "output":
+        _check_rule_columns(rules, frame, "the output")
+    return report
+
+
+def _check_rule_columns(rules: list[Any], frame: pl.LazyFrame, where: str) -> None:
+    columns = set(frame.collect_schema()) - {ROW_NUMBER}
+    for rule in rules:
+        named = [getattr(rule, "column", None), *(getattr(rule, "columns", None) or [])]
+        for column in named:
+            if isinstance(column, str) and column not in columns:
+                guess = nearest(column, columns)
+                raise SpecError(
+                    f"quality rule {rule.id!r} checks column {column!r}, which {where} does not have",
+                    column=column,
+                    hint=f"did you mean {guess!r}?"
+                    if guess
+                    else "set quality.stage to where the column exists",
+                )
