@@ -20,8 +20,11 @@ def _status(result: RuleResult) -> str:
 def results_table(results: Sequence[RuleResult], *, title: str = "quality") -> Table:
     """Return one row per rule: id, type, columns, severity, failing rows, pass ratio, status."""
     table = Table(title=title, title_justify="left")
-    for name in ("rule id", "rule", "column(s)", "severity"):
-        table.add_column(name)
+    # Rule ids are what a reader acts on (they are the quarantine codes): never cut them.
+    widest = max((len(r.id) for r in results), default=7)
+    table.add_column("rule id", no_wrap=True, min_width=widest)
+    for name in ("rule", "column(s)", "severity"):
+        table.add_column(name, overflow="fold")
     for name in ("failed rows", "pass ratio", "mostly"):
         table.add_column(name, justify="right")
     table.add_column("status")
