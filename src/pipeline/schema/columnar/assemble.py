@@ -36,9 +36,11 @@ def _combine_decimal(
     spec: FieldSpec, fast: pl.Series, mask: pl.Series, py_values: list[Any]
 ) -> pl.Series:
     # ``fast`` holds the accepted literals; their scale is their fraction length.
-    longest = fast.str.split(".").list.get(1, null_on_oob=True).str.len_chars().max()
-    literal_scale = longest if isinstance(longest, int) else 0
     fixed = decimal_scale(spec)
+    literal_scale = 0
+    if fixed is None:
+        longest = fast.str.extract(r"\.([0-9]+)$").str.len_bytes().max()
+        literal_scale = longest if isinstance(longest, int) else 0
     present = [v for v in py_values if v is not None]
     exact = all(isinstance(v, Decimal) and v.is_finite() for v in present)
     if exact and fixed is None:

@@ -182,9 +182,15 @@ def _decimal(spec: FieldSpec, c: dict[str, Any], raw: pl.Expr) -> _Built:
         raise Unsupported("digit limits leave no whole digits")
     frac_part = rf"(\.[0-9]{{1,{frac}}})?" if frac > 0 else ""
     ok = raw.str.contains(rf"^-?(0|[1-9][0-9]{{0,{whole - 1}}}){frac_part}$")
-    if digits is not None:
-        # Raw digit count, ignoring a lone leading zero: never below Pydantic's count.
-        counted = raw.str.count_matches(r"[0-9]") - raw.str.contains(r"^-?0(\.|$)").cast(pl.UInt32)
+    if digits is not None and whole + frac > digits:
+        # Raw digit count (the literal is digits, a sign and a dot), ignoring a
+        # lone leading zero: never below Pydantic's count.
+        counted = (
+            raw.str.len_bytes().cast(pl.Int64)
+            - raw.str.starts_with("-").cast(pl.Int64)
+            - raw.str.contains(".", literal=True).cast(pl.Int64)
+            - raw.str.contains(r"^-?0(\.|$)").cast(pl.Int64)
+        )
         ok = ok & (counted <= digits)
     for op in ("gt", "ge", "lt", "le"):
         if op in c:
@@ -193,13 +199,16 @@ def _decimal(spec: FieldSpec, c: dict[str, Any], raw: pl.Expr) -> _Built:
                 raise Unsupported(f"{op} bound {type(bound).__name__} on Decimal")
             if not Decimal(bound).is_finite():
                 raise Unsupported("non-finite bound")
-            exact = raw.cast(pl.Decimal(38, 19), strict=False)
+            exact = raw.cast(pl.Decimal(38, max(frac, 0)), strict=False)
             bound_scale = max(0, -int(Decimal(bound).as_tuple().exponent))
             if bound_scale > 19 or abs(Decimal(bound)) >= Decimal(10) ** 19:
                 raise Unsupported("Decimal bound beyond 19 digits")
-            ok = ok & _compare(exact, op, pl.lit(Decimal(bound), dtype=pl.Decimal(38, 19)))
+            ok = ok & _compare(exact, op, pl.lit(Decimal(bound), dtype=pl.Decimal(38, bound_scale)))
     if "multiple_of" in c:
         raise Unsupported("multiple_of on Decimal")
+    if places is not None:
+        # A fixed scale: the accepted literal casts exactly (it has <= places digits).
+        return ok, raw.cast(pl.Decimal(38, places), strict=False), pl.Decimal(38, places)
     return ok, raw, pl.String()
 
 
@@ -304,5 +313,5 @@ def compile_field(spec: FieldSpec, config: Mapping[str, Any], raw: pl.Expr) -> C
         accept=accept,
         value=pl.when(accept).then(value),
         dtype=dtype,
-        decimal_literal=spec.kind == "decimal",
+        decimal_literal=spec.kind == "decimal" and dtype == pl.String,
     )

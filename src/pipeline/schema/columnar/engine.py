@@ -110,7 +110,7 @@ def _decide(slow: pl.DataFrame, state: _Field) -> pl.DataFrame:
     ).drop(f"__rok{state.index}")
 
 
-def _column(state: _Field, valid: pl.DataFrame) -> pl.Series:
+def _column(state: _Field, valid: pl.DataFrame, rescued: pl.DataFrame) -> pl.Series:
     name = state.spec.name
     if state.key is None:
         assert state.absent is not None
@@ -122,8 +122,9 @@ def _column(state: _Field, valid: pl.DataFrame) -> pl.Series:
         return to_series(name, values, state.spec)
     fast_mask = valid.get_column(f"__fast{state.index}")
     py_values: list[Any] = []
-    if state.rid in valid.columns:
-        rids = valid.filter(~fast_mask).get_column(state.rid).to_list()
+    if state.rid in rescued.columns:
+        # Rescued rows not accepted by the plan, in input order, as in ``valid``.
+        rids = rescued.filter(~pl.col(f"__fast{state.index}")).get_column(state.rid).to_list()
         py_values = [state.results[r][1] for r in rids]
     if state.compiled is None:  # Pydantic decided every row of this field
         return to_series(name, py_values, state.spec)
@@ -175,22 +176,39 @@ def validate_columnar(frame: pl.DataFrame, model: type[BaseModel]) -> Validation
     # Row-independent verdicts: an absent required column or a forbidden extra.
     constant_ok = not extra_errors and all(f.absent is None or f.absent[0] for f in fields)
     present = [f for f in fields if f.key is not None]
-    norm = data.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in columns)
-    stage = norm.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias(_IDX),
-        *(pl.col(f.key).alias(f.raw) for f in present if f.key is not None),
-    ).with_columns(
-        *((f.compiled.accept if f.compiled else pl.lit(False)).alias(f.ok) for f in present),
-        *(
-            (f.compiled.value if f.compiled else pl.lit(None, dtype=pl.String)).alias(f.value)
-            for f in present
-        ),
+    # An empty cell is None; readers give null already, so only columns that
+    # really hold "" pay for the rewrite.
+    has_empty = data.select((pl.col(c) == "").any() for c in columns).row(0) if columns else ()
+    norm = data.with_columns(
+        pl.when(pl.col(c) != "").then(pl.col(c)).alias(c)
+        for c, empty in zip(columns, has_empty, strict=True)
+        if empty
     )
-    stage = stage.with_columns(
-        pl.all_horizontal([pl.col(f.ok) for f in present] + [pl.lit(constant_ok)]).alias("__all"),
-        *(pl.col(f.ok).alias(f"__fast{f.index}") for f in present),
+    # One lazy query, so Polars shares the sub-expressions of acceptance and value.
+    stage = (
+        norm.lazy()
+        .select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias(_IDX),
+            *(pl.col(f.key).alias(f.raw) for f in present if f.key is not None),
+        )
+        .with_columns(
+            *((f.compiled.accept if f.compiled else pl.lit(False)).alias(f.ok) for f in present),
+            *(
+                (f.compiled.value if f.compiled else pl.lit(None, dtype=pl.String)).alias(f.value)
+                for f in present
+            ),
+        )
+        .with_columns(
+            pl.all_horizontal([pl.col(f.ok) for f in present] + [pl.lit(constant_ok)]).alias(
+                "__all"
+            ),
+            *(pl.col(f.ok).alias(f"__fast{f.index}") for f in present),
+        )
+        .collect()
     )
-    good = stage.filter(pl.col("__all"))
+    # Accepted rows need only the values; undecided rows also their text.
+    value_columns = [_IDX, "__all", *(f"__fast{f.index}" for f in present),
+                     *(f.value for f in present)]  # fmt: skip
     slow = stage.filter(~pl.col("__all"))
     for state in present:
         if slow.height and not slow.get_column(state.ok).all():
@@ -199,11 +217,12 @@ def validate_columnar(frame: pl.DataFrame, model: type[BaseModel]) -> Validation
         pl.all_horizontal([pl.col(f.ok) for f in present] + [pl.lit(constant_ok)]).alias("__all")
     )
     rescued = slow.filter(pl.col("__all"))
-    valid = (
-        good
-        if rescued.height == 0
-        else pl.concat([good, rescued], how="diagonal_relaxed").sort(_IDX)
-    )
+    # Rows Pydantic rescued rejoin the accepted rows in place: a filter keeps
+    # input order without sorting wide frames.
+    keep = pl.col("__all")
+    if rescued.height:
+        keep = keep | pl.col(_IDX).is_in(rescued.get_column(_IDX).implode())
+    valid = stage.select(value_columns).filter(keep)
     rejected_stage = slow.filter(~pl.col("__all"))
 
     specs = {f.spec.name: f for f in fields}
@@ -211,7 +230,7 @@ def validate_columnar(frame: pl.DataFrame, model: type[BaseModel]) -> Validation
     out: list[pl.Series] = []
     for name in output_columns(plan, columns):
         if name in specs:
-            out.append(_column(specs[name], valid).alias(name))
+            out.append(_column(specs[name], valid, rescued).alias(name))
         else:  # an extra column kept by extra='allow': Pydantic keeps the text
             out.append(norm.get_column(name).gather(valid_idx))
     valid_frame = pl.DataFrame(out, height=valid.height)
