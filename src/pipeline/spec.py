@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -54,7 +54,9 @@ class PipelineConfig(BaseModel):
     engine: Literal["columnar", "reference"] = "columnar"
     progress: bool = Field(default=False, description="Show a Rich progress display on stderr.")
     source_options: dict[str, Any] = Field(default_factory=dict)
-    steps: list[StepModel] = Field(default_factory=list, description="Transform steps, in order.")
+    steps: list[Annotated[StepModel, Field(discriminator="kind")]] = Field(
+        default_factory=list, description="Transform steps, in order."
+    )
     quality: list[dict[str, Any]] = Field(default_factory=list, description="Quality rules.")
     quality_stage: Literal["input", "output"] = "output"
     mode: Mode = "batch"
@@ -145,7 +147,7 @@ class PipelineSpec(_Section):
     schema_ref: str | None = Field(default=None, alias="schema")
     max_rejected_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
     quality: QualitySpec = Field(default_factory=QualitySpec)
-    steps: list[StepModel] = Field(default_factory=list)
+    steps: list[Annotated[StepModel, Field(discriminator="kind")]] = Field(default_factory=list)
     sink: SinkSpec
     quarantine: QuarantineSpec | None = None
     audit: AuditSpec

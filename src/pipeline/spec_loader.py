@@ -150,8 +150,9 @@ def _steps(items: Any, loaded: LoadedYaml) -> list[dict[str, Any]]:
 
 
 def _from_validation(exc: ValidationError, loaded: LoadedYaml) -> SpecError:
-    first = exc.errors()[0]
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p in STEP_KINDS and False))
+    # An unknown key explains a "missing" one next to it (a typo), so report it first.
+    first = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
+    loc = tuple(first["loc"])
     # Pydantic puts the union member's tag into the loc of step errors; drop it.
     loc = tuple(
         p for i, p in enumerate(loc) if not (i == 2 and loc[:1] == ("steps",) and p in STEP_KINDS)

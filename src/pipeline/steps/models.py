@@ -120,6 +120,12 @@ class DedupeStep(_Step):
     kind: Literal["dedupe"] = "dedupe"
     dedupe: DedupeSpec
 
+    @field_validator("dedupe", mode="before")
+    @classmethod
+    def _short(cls, value: Any) -> Any:
+        """``dedupe: [a, b]`` means ``dedupe: {keys: [a, b]}``."""
+        return {"keys": value} if isinstance(value, list) else value
+
 
 class SortSpec(BaseModel):
     """Sort keys and direction; the sort is stable so ties keep input order."""
@@ -135,6 +141,14 @@ class SortStep(_Step):
 
     kind: Literal["sort"] = "sort"
     sort: SortSpec
+
+    @field_validator("sort", mode="before")
+    @classmethod
+    def _short(cls, value: Any) -> Any:
+        """``sort: [a, b]`` (or ``sort: a``) means ``sort: {by: [a, b]}``."""
+        if isinstance(value, str):
+            return {"by": [value]}
+        return {"by": value} if isinstance(value, list) else value
 
 
 class PythonStep(_Step):
@@ -170,16 +184,10 @@ STEP_KINDS: dict[str, type[_Step]] = {
 
 
 def normalise_step(item: Any) -> dict[str, Any]:
-    """Accept the short forms (``sort: [a, b]``) and return the model's input mapping."""
+    """Add the ``kind`` tag the step union is discriminated on."""
     if not isinstance(item, dict):
         return {"kind": None}
     data = dict(item)
-    if isinstance(data.get("sort"), list):
-        data["sort"] = {"by": data["sort"]}
-    if isinstance(data.get("sort"), str):
-        data["sort"] = {"by": [data["sort"]]}
-    if isinstance(data.get("dedupe"), list):
-        data["dedupe"] = {"keys": data["dedupe"]}
     kinds = [k for k in data if k in STEP_KINDS]
     if len(kinds) == 1:
         data["kind"] = kinds[0]

@@ -1,0 +1,150 @@
+"""Every spec error names the key, its line and what to do."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import ConfigError, SpecError
+from pipeline.spec_check import check_spec
+from pipeline.spec_loader import load_spec
+
+GOOD = """\
+version: 1
+name: t
+source: {uri: in.csv}
+steps:
+  - filter: "value > 1"
+sink: {uri: out.csv}
+audit: {path: audit.jsonl}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "in.csv").write_text("id,value,category\n1,2,A\n")
+    path = tmp_path / "spec.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def error_of(tmp_path: Path, text: str, *, check: bool = False) -> SpecError | ConfigError:
+    path = write(tmp_path, text)
+    with pytest.raises((SpecError, ConfigError)) as caught:
+        spec = load_spec(path)
+        if check:
+            check_spec(spec)
+    return caught.value
+
+
+def test_good_spec_loads_with_resolved_paths_and_a_hash(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, GOOD))
+    assert spec.source.uri == str((tmp_path / "in.csv").resolve())
+    assert spec.audit.path == str((tmp_path / "audit.jsonl").resolve())
+    assert spec.spec_hash and len(spec.spec_hash) == 64
+    assert check_spec(spec).steps[0]["name"] == "filter_1"
+
+
+def test_unknown_top_level_key_names_line_and_nearest(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace("steps:", "stpes:"))
+    assert error.key == "stpes" and error.line == 4
+    assert "unknown key 'stpes'" in str(error) and "did you mean 'steps'" in str(error)
+
+
+def test_unknown_key_in_a_section(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace("{uri: out.csv}", "{url: out.csv}"))
+    assert error.key == "sink.url" and error.line == 6
+    assert "did you mean 'uri'" in str(error)
+
+
+def test_unknown_step_kind(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace("- filter:", "- filtr:"))
+    assert error.line == 5 and "no known step kind" in str(error)
+    assert "did you mean 'filter'" in str(error)
+
+
+def test_unknown_key_in_a_step(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace('- filter: "value > 1"', '- {filter: "value > 1", nme: x}'))
+    assert error.key == "steps.0.nme" and "did you mean 'name'" in str(error)
+
+
+def test_two_kinds_in_one_step(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace('- filter: "value > 1"', '- {filter: "value > 1", sort: [id]}'))
+    assert "names two kinds" in str(error)
+
+
+def test_wrong_type_and_missing_key(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace("version: 1", "version: 2"))
+    assert error.key == "version" and error.line == 1
+    error = error_of(tmp_path, GOOD.replace("sink: {uri: out.csv}\n", ""))
+    assert "required key 'sink' is missing" in str(error)
+
+
+def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD + "name: again\n")
+    assert "appears twice" in str(error) and error.line == 8
+
+
+def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace("steps:\n", "steps:\n  - filter: [\n"))
+    assert "not valid YAML" in str(error) and error.line is not None
+
+
+def test_missing_environment_variable_is_named_not_echoed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("RDP_TEST_SECRET", raising=False)
+    error = error_of(tmp_path, GOOD.replace("in.csv", '"${RDP_TEST_SECRET}.csv"'))
+    assert "RDP_TEST_SECRET is not set" in str(error) and error.key == "source.uri"
+    monkeypatch.setenv("RDP_TEST_SECRET", "in")
+    spec = load_spec(write(tmp_path, GOOD.replace("in.csv", '"${RDP_TEST_SECRET}.csv"')))
+    assert spec.source.uri.endswith("in.csv")
+    unchanged = load_spec(write(tmp_path, GOOD.replace("in.csv", '"${RDP_TEST_SECRET}.csv"')))
+    monkeypatch.setenv("RDP_TEST_SECRET", "other")
+    # The hash is over the spec as written, so a rotated secret keeps the spec's identity.
+    assert load_spec(write(tmp_path, GOOD.replace("in.csv", '"${RDP_TEST_SECRET}.csv"'))).spec_hash == unchanged.spec_hash
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ('- filter: "value >"', "the SQL expression cannot be parsed"),
+        ('- derive: {today: "current_date"}', "current_date(), which would put the clock"),
+        ('- derive: {r: "random()"}', "random(), which would put the clock"),
+        ("- cast: {value: Integer}", "unknown type 'Integer'"),
+        ("- python: nowhere.module:fn", "cannot import module 'nowhere.module'"),
+        ("- python: justamodule", "is not of the form module:function"),
+        ("- derive: {_row_number: \"1\"}", "reserved"),
+    ],
+)
+def test_step_errors_name_the_step(tmp_path: Path, step: str, message: str) -> None:
+    error = error_of(tmp_path, GOOD.replace('- filter: "value > 1"', step), check=True)
+    assert message in str(error)
+
+
+@pytest.mark.parametrize(
+    ("steps", "step_name", "column"),
+    [
+        ('- filter: "valu > 1"', "filter_1", "valu"),
+        ("- select: [id]\n  - filter: \"value > 1\"", "filter_2", "value"),
+        ("- rename: {value: amount}\n  - sort: [value]", "sort_2", "value"),
+        ("- dedupe: {keys: [idd]}", "dedupe_1", "idd"),
+    ],
+)
+def test_check_finds_columns_missing_after_a_step(
+    tmp_path: Path, steps: str, step_name: str, column: str
+) -> None:
+    error = error_of(tmp_path, GOOD.replace('- filter: "value > 1"', steps), check=True)
+    assert error.step == step_name and error.column == column
+    assert f"column {column!r} does not exist at this step" in str(error)
+
+
+def test_quality_rule_on_a_missing_column(tmp_path: Path) -> None:
+    text = GOOD + "quality:\n  - {id: q1, rule: not_null, column: amount}\n"
+    error = error_of(tmp_path, text, check=True)
+    assert "quality rule 'q1' checks column 'amount'" in str(error)
+
+
+def test_unknown_quality_rule_key(tmp_path: Path) -> None:
+    text = GOOD + "quality:\n  - {id: q1, rule: not_null, colum: value}\n"
+    error = error_of(tmp_path, text)
+    assert "colum" in str(error)
