@@ -104,7 +104,7 @@ class _ColumnRule(RowRule):
 class NotNullRule(_ColumnRule):
     """Every value present (not null, not NaN)."""
 
-    rule: Literal["not_null"]
+    rule: Literal["not_null"] = "not_null"
 
 
 class UniqueRule(RowRule):
@@ -115,7 +115,7 @@ class UniqueRule(RowRule):
     shorthand for ``columns: [x]``.
     """
 
-    rule: Literal["unique"]
+    rule: Literal["unique"] = "unique"
     columns: list[str] = Field(min_length=1)
 
     @model_validator(mode="before")
@@ -133,14 +133,14 @@ class UniqueRule(RowRule):
 class AcceptedValuesRule(_ColumnRule):
     """Every present value is one of ``values``."""
 
-    rule: Literal["accepted_values"]
+    rule: Literal["accepted_values"] = "accepted_values"
     values: list[str | int | float | bool | date] = Field(min_length=1)
 
 
 class RangeRule(_ColumnRule):
     """Every present value lies within [min, max]; ``strict_*`` excludes the bound."""
 
-    rule: Literal["range"]
+    rule: Literal["range"] = "range"
     min: Bound | None = None
     max: Bound | None = None
     strict_min: bool = False
@@ -160,7 +160,7 @@ class PatternRule(_ColumnRule):
     back-references.
     """
 
-    rule: Literal["pattern"]
+    rule: Literal["pattern"] = "pattern"
     pattern: str = Field(min_length=1)
 
     @field_validator("pattern")
@@ -177,7 +177,7 @@ class PatternRule(_ColumnRule):
 class LengthRule(_ColumnRule):
     """Every present value has between ``min`` and ``max`` characters (inclusive)."""
 
-    rule: Literal["length"]
+    rule: Literal["length"] = "length"
     min: int | None = Field(default=None, ge=0)
     max: int | None = Field(default=None, ge=0)
 
@@ -193,7 +193,7 @@ class LengthRule(_ColumnRule):
 class ExpressionRule(RowRule):
     """A SQL boolean per row (``pl.sql_expr``); a row fails when it is false, null passes."""
 
-    rule: Literal["expression"]
+    rule: Literal["expression"] = "expression"
     expression: str = Field(min_length=1)
     column: str | None = Field(default=None, description="Column to name in reports (optional).")
 
@@ -206,7 +206,7 @@ class ExpressionRule(RowRule):
 class ReferenceRule(_ColumnRule):
     """Every present value occurs in column ``dataset_column`` of another dataset."""
 
-    rule: Literal["reference"]
+    rule: Literal["reference"] = "reference"
     dataset: str = Field(min_length=1, description="Location of the referenced dataset.")
     dataset_column: str | None = Field(default=None, description="Default: same as `column`.")
 
@@ -219,7 +219,7 @@ class ReferenceRule(_ColumnRule):
 class RowCountRule(RuleBase):
     """The dataset has between ``min`` and ``max`` rows (inclusive)."""
 
-    rule: Literal["row_count"]
+    rule: Literal["row_count"] = "row_count"
     min: int | None = Field(default=None, ge=0)
     max: int | None = Field(default=None, ge=0)
 
@@ -238,7 +238,7 @@ class FreshnessRule(RuleBase):
     read in ``timezone``. No timestamp at all fails the rule.
     """
 
-    rule: Literal["freshness"]
+    rule: Literal["freshness"] = "freshness"
     column: str = Field(min_length=1)
     max_age: timedelta = Field(description="ISO 8601 duration (P1D, PT6H) or seconds.")
     timezone: str = Field(default="UTC", description="Zone of naive timestamps (IANA name).")
@@ -270,7 +270,7 @@ class AggregateRule(RuleBase):
     nothing to compare with the bounds.
     """
 
-    rule: Literal["aggregate"]
+    rule: Literal["aggregate"] = "aggregate"
     expression: str = Field(min_length=1)
     min: float | None = None
     max: float | None = None
@@ -290,7 +290,7 @@ class AggregateRule(RuleBase):
 class SchemaRule(RuleBase):
     """Columns are present (``columns``), have a type (``types``), and no others (``exact``)."""
 
-    rule: Literal["schema"]
+    rule: Literal["schema"] = "schema"
     columns: list[str] = Field(default_factory=list)
     types: dict[str, str] = Field(default_factory=dict, description="Column -> Polars type name.")
     exact: bool = Field(default=False, description="Fail on columns not named here.")
