@@ -51,7 +51,11 @@ __all__ = ["AuditLogger", "read_entries"]
 _SECRET_KEY = re.compile(
     r"(^|_)(password|passwd|pwd|secret|token|private_?key|api_?key|credentials?)($|_)", re.I
 )
-_URI_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@")
+# Bounded repetitions keep this linear on long strings (an unbounded scheme
+# pattern backtracks quadratically over a long run of word characters).
+_URI_CREDENTIALS = re.compile(
+    r"(?P<scheme>[a-zA-Z][\w+.-]{0,31}://)(?P<user>[^:/@\s]{0,256}):[^@/\s]{1,1024}@"
+)
 
 
 def _default_actor() -> str:
@@ -64,6 +68,8 @@ def _default_actor() -> str:
 def _redact(value: Any) -> Any:
     """Redact URI credentials in strings; reject keys that name secrets."""
     if isinstance(value, str):
+        if "://" not in value:
+            return value
         return _URI_CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", value)
     if isinstance(value, dict):
         for key in value:
