@@ -92,12 +92,12 @@ def test_sigkill_a_writer_fifty_times(tmp_path: Path) -> None:
     for round_no in range(50):
         ready_read, ready_write = os.pipe()
 
-        def work(round_no: int = round_no) -> None:
-            os.close(ready_read)
+        def work(round_no: int = round_no, rr: int = ready_read, rw: int = ready_write) -> None:
+            os.close(rr)
             audit = AuditLogger(
                 log, actor=f"k{round_no}", signing_key=pair.private_path, checkpoint_every=7
             )
-            os.write(ready_write, b"r")
+            os.write(rw, b"r")
             big = {"note": "x" * 60_000}  # large lines make torn writes likely
             while True:
                 with audit.group_commit(64):
@@ -134,7 +134,8 @@ def test_sigkill_a_writer_fifty_times(tmp_path: Path) -> None:
         assert (tmp_path / entry.details["sidecar"]).is_file()
         assert sidecar.stat().st_size > 0
     print(
-        f"kills: 50, before recovery: {dict(seen)}, recoveries: {final.recoveries}, entries: {final.entries}"
+        f"kills: 50, before recovery: {dict(seen)}, "
+        f"recoveries: {final.recoveries}, entries: {final.entries}"
     )
     assert json.loads(json.dumps(final.to_dict()))["ok"]
 
