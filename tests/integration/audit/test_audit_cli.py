@@ -90,7 +90,7 @@ def test_verify_trusted_checkpoint_catches_rollback(
 
 
 def test_verify_usage_and_io_errors_exit_2(tmp_path: Path, signed: tuple[Path, Path]) -> None:
-    log, keys = signed
+    log, _ = signed
     code, _, err = invoke("verify", str(tmp_path / "nope.jsonl"))
     assert code == 2 and "does not exist" in err and "Traceback" not in err
     code, _, err = invoke("verify", str(log), "--public-key", "not-a-key")
