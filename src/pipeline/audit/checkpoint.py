@@ -100,6 +100,10 @@ class Checkpoint:
         note = sign_note(format_checkpoint_body(origin, size, root, timestamp), [signer])
         return cls(origin, size, root, timestamp, signer.name, f"{signer.key_id:08x}", note)
 
+    def __str__(self) -> str:
+        """The signed note exactly as signed (what ``--checkpoint CP`` files hold)."""
+        return self.note
+
     def to_record(self) -> dict[str, Any]:
         """The JSON object stored in ``AUDIT.checkpoints``."""
         return {

@@ -129,3 +129,10 @@ def test_checkpoint_body_is_c2sp_tlog_checkpoint() -> None:
 def test_bad_checkpoint_bodies(text: str) -> None:
     with pytest.raises(NoteError):
         parse_checkpoint_body(text)
+
+
+def test_str_of_a_checkpoint_is_its_signed_note() -> None:
+    signer = Signer.parse(GO_SKEY)
+    cp = Checkpoint.sign("o", 1, bytes(32), "2024-01-15T10:30:00.000000Z", signer)
+    assert str(cp) == cp.note
+    assert Checkpoint.from_note(str(cp), [signer.verifier()]) == cp
