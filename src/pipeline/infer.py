@@ -12,6 +12,8 @@ import polars as pl
 
 __all__ = ["TypeInferrer", "infer_types"]
 
+_SAMPLE = 2_000
+
 # Tried in order; the first type that round-trips every value of a column wins.
 _CANDIDATES: tuple[tuple[pl.DataType, str], ...] = (
     (pl.Int64(), "int"),
@@ -55,7 +57,14 @@ class TypeInferrer:
         text = [c for c in self.columns if frame.schema[c] == pl.String]
         if not text or frame.height == 0:
             return
-        exprs = [pl.col(c).is_not_null().any().alias(f"{c}\x00seen") for c in text]
+        # A candidate that fails on a sample fails on the whole chunk: test a sample
+        # first so that only plausible candidates cost a pass over every value.
+        if frame.height > _SAMPLE:
+            self._apply(frame.gather_every(max(frame.height // _SAMPLE, 1)), text, seen=False)
+        self._apply(frame, text, seen=True)
+
+    def _apply(self, frame: pl.DataFrame, text: list[str], *, seen: bool) -> None:
+        exprs = [pl.col(c).is_not_null().any().alias(f"{c}\x00seen") for c in text] if seen else []
         for _dtype, kind in _CANDIDATES:
             for c in text:
                 if self._fits[c][kind]:
@@ -63,6 +72,8 @@ class TypeInferrer:
                         _back(_convert(c, kind), kind) == pl.col(c)
                     ).fill_null(value=False)
                     exprs.append(fits.all().alias(f"{c}\x00{kind}"))
+        if not exprs:
+            return
         row = frame.select(exprs).row(0, named=True)
         for key, value in row.items():
             column, _, kind = key.partition("\x00")

@@ -55,8 +55,8 @@ def step_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
             columns[columns.index("note")] = "remark"
         elif kind == "select" and len(columns) > 1:
             keep = draw(st.lists(st.sampled_from(columns), min_size=1, unique=True))
-            steps.append({"select": keep})
-            columns = keep
+            steps.append({"select": list(keep)})
+            columns = list(keep)  # a copy: later derives must not edit the step's list
         elif kind == "dedupe":
             keys = draw(st.lists(st.sampled_from(columns), min_size=1, max_size=2, unique=True))
             steps.append({"dedupe": {"keys": keys, "keep": draw(st.sampled_from(["first", "last"]))}})

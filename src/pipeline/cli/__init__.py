@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import typer
 
 from pipeline.cli import audit, keys, lineage, spec
+from pipeline.cli.check import check
 from pipeline.cli.run import run
 
 __all__ = ["app", "main"]
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("run")(run)
+app.command("check")(check)
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
 app.add_typer(lineage.app, name="lineage")

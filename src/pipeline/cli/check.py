@@ -54,24 +54,32 @@ def load_rules_file(path: Path) -> QualitySection:
         raise
 
 
-def _typed(input_path: str, schema: str | None) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Read and validate like a run does; return the valid typed rows and the counts."""
-    from pipeline.infer import infer_types
-    from pipeline.io import ROW_NUMBER, open_source
-    from pipeline.schema import load_model, validate
+def _typed(
+    input_path: str, schema: str | None, steps: list[Any] | None = None,
+    options: dict[str, Any] | None = None, base_dir: Path | None = None, as_of: datetime | None = None,
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Read and validate exactly as a run does (then run the steps, in memory, when the
+    rules judge the output); return the rows the rules see and the counts."""
+    from pipeline.context import RunContext
+    from pipeline.execution.common import run_steps, validate_frame
+    from pipeline.io import open_source
+    from pipeline.schema import load_model
+    from pipeline.steps import compile_steps
 
-    read = open_source(input_path).read()
-    counts = {"input_records": read.records, "malformed_records": len(read.malformed)}
-    if schema is None:
-        frame = read.typed_frame if read.typed_frame is not None else read.frame
-        if read.typed_frame is None:
-            typed = infer_types(read.frame, read.columns)
-            frame = typed.with_columns(read.frame.get_column(ROW_NUMBER))
-        counts["rejected_records"] = 0
-    else:
-        result = validate(read.frame, load_model(schema))
-        frame = result.valid
-        counts["rejected_records"] = result.rejected.height
+    read = open_source(input_path).read(options=options)
+    model = load_model(schema) if schema is not None else None
+    frame, rejected, _report = validate_frame(
+        read.frame, read.columns, model, "columnar", read.typed_frame
+    )
+    counts = {
+        "input_records": read.records,
+        "malformed_records": len(read.malformed),
+        "rejected_records": rejected.height,
+    }
+    if steps:
+        ctx = RunContext(pipeline_id="check", as_of=as_of or utc_now())
+        frame, filtered = run_steps(frame, compile_steps(steps, base_dir=base_dir), ctx)
+        counts["filtered_records"] = sum(filtered.values())
     counts["valid_records"] = frame.height
     return frame, counts
 
@@ -108,13 +116,17 @@ def _payload(input_path: str, counts: dict[str, int], outcome: QualityOutcome) -
 
 
 def check(
+    spec_path: Annotated[
+        Path | None,
+        typer.Argument(metavar="[SPEC.yaml]", help="A pipeline spec: its source, schema and rules."),
+    ] = None,
     input_path: Annotated[
-        str, typer.Option("--input", "-i", help="Dataset file or URI, e.g. data/claims.csv.")
-    ],
+        str | None, typer.Option("--input", "-i", help="Dataset file or URI, e.g. data/claims.csv.")
+    ] = None,
     rules_path: Annotated[
-        Path,
+        Path | None,
         typer.Option("--rules", "-r", help="Rules YAML: a list of rules or a spec's quality:."),
-    ],
+    ] = None,
     schema: Annotated[
         str | None,
         typer.Option(
@@ -130,14 +142,32 @@ def check(
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
-    """Check a dataset against schema and quality rules; nothing is transformed or written.
+    """Check a dataset against schema and quality rules; nothing is written.
 
-    Example: pipeline check --input data/claims.csv --rules rules.yaml --json
+    Examples: pipeline check examples/claims/pipeline.yaml
+              pipeline check --input data/claims.csv --rules rules.yaml --json
     """
     try:
         moment = _as_of(as_of)
-        section = load_rules_file(rules_path)
-        frame, counts = _typed(input_path, schema)
+        if spec_path is not None:
+            from pipeline.spec_loader import load_spec
+
+            spec = load_spec(spec_path)
+            section = parse_quality({"stage": spec.quality.stage, "rules": spec.quality.rules})
+            input_path = spec.source.uri
+            frame, counts = _typed(
+                spec.source.uri, schema or spec.schema_ref,
+                list(spec.steps) if section.stage == "output" else None,
+                dict(spec.source.options), spec_path.parent, moment,
+            )  # fmt: skip
+        elif input_path is None or rules_path is None:
+            raise ConfigError(
+                "give a spec file, or both --input and --rules",
+                hint="e.g. pipeline check --input data/claims.csv --rules rules.yaml",
+            )
+        else:
+            section = load_rules_file(rules_path)
+            frame, counts = _typed(input_path, schema)
         outcome = evaluate(frame, section.rules, as_of=moment, metrics=False)
     except PipelineError as error:
         raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None

@@ -177,25 +177,22 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
     lineage = ColumnLineage.identity([n for n, _ in out.input_fields])
     if plan.quality is not None and plan.quality.stage == "input":
         frame = _quality(plan, frame, rejected_parts, out)
+    plans: list[pl.LazyFrame] = [frame]
     if plan.steps:
-        plan.log(
-            "transform",
-            "transform_steps",
-            "started",
-            details={
-                "steps": [s.name for s in plan.steps],
-                "mode": "streaming",
-                "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint},
-            },
-        )
-        frame = _steps(plan, frame, out)
+        plan.log("transform", "transform_steps", "started",
+                 details={"steps": [s.name for s in plan.steps], "mode": "streaming",
+                          "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint}})
         for step in plan.steps:
+            plans.append(step.apply(plans[-1], plan.ctx))
             lineage = step.lineage(lineage)
-        plan.log(
-            "transform", "transform_steps", "completed", details={"filtered_records": out.filtered}
-        )
+        frame = plans[-1]
+    counting = [i for i, step in enumerate(plan.steps, start=1) if step.removes_rows]
+    queries = [plans[0]] + [plans[i] for i in counting] if counting else []
     if plan.quality is not None and plan.quality.stage == "output":
+        # Rules judge the transformed rows, so step counts are taken before the sink.
+        _count_steps(plan, queries, counting, out, None)
         frame = _quality(plan, frame, rejected_parts, out)
+        queries, counting = [], []
     out.lineage = lineage
     final = frame.drop(ROW_NUMBER) if ROW_NUMBER in frame.collect_schema() else frame
     out.output_fields = fields_of(final)
@@ -205,39 +202,43 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
     with plan.progress.stage("write"):
         out.staged_quarantine = plan.quarantine.stage(rejected_all)
         try:
-            staged = plan.sink.stage_lazy(final)
+            staged, lengths = plan.sink.stage_lazy(final, [p.select(pl.len()) for p in queries])
         except pl.exceptions.PolarsError as exc:
             out.staged_quarantine.abort()
-            raise PipelineError(
-                f"the streaming plan failed ({type(exc).__name__})",
-                hint="run again with --debug, or in batch mode",
-            ) from exc
+            if plan.steps:
+                raise step_error(plan.steps[-1], exc) from exc
+            raise PipelineError(f"the streaming plan failed ({type(exc).__name__})",
+                                hint="run again with --debug, or in batch mode") from exc
         except BaseException:
             out.staged_quarantine.abort()
             raise
         out.staged_output = staged
-    out.output_records = getattr(staged, "records", 0)
+    if counting:
+        _count_steps(plan, [], counting, out, [int(c.item()) for c in lengths])
+    if plan.steps:
+        plan.log("transform", "transform_steps", "completed", record_count=staged.records,
+                 details={"filtered_records": out.filtered})
+    out.output_records = staged.records
     return out
 
 
-def _steps(plan: Plan, frame: pl.LazyFrame, out: Execution) -> pl.LazyFrame:
-    """Chain the steps lazily; count rows after each row-removing step in one collect."""
-    plans = [frame]
-    for step in plan.steps:
-        plans.append(step.apply(plans[-1], plan.ctx))
-    counting = [i for i, step in enumerate(plan.steps, start=1) if step.removes_rows]
-    if counting:
-        queries = [plans[0].select(pl.len())] + [plans[i].select(pl.len()) for i in counting]
+def _count_steps(
+    plan: Plan, queries: list[pl.LazyFrame], counting: list[int], out: Execution,
+    lengths: list[int] | None,
+) -> None:
+    """Rows removed by each row-removing step, from the lengths before and after it."""
+    if not counting:
+        return
+    if lengths is None:
         try:
-            lengths = [int(df.item()) for df in pl.collect_all(queries, engine="streaming")]
+            lengths = [int(df.item()) for df in pl.collect_all(
+                [query.select(pl.len()) for query in queries], engine="streaming")]
         except pl.exceptions.PolarsError as exc:
             raise step_error(plan.steps[counting[0] - 1], exc) from None
-        previous = lengths[0]
-        for index, length in zip(counting, lengths[1:], strict=True):
-            step = plan.steps[index - 1]
-            counted(step, previous, length, out.filtered)
-            previous = length
-    return plans[-1]
+    previous = lengths[0]
+    for index, length in zip(counting, lengths[1:], strict=True):
+        counted(plan.steps[index - 1], previous, length, out.filtered)
+        previous = length
 
 
 def _quality(

@@ -10,7 +10,7 @@ it atomically (:class:`StagedWrite`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -81,6 +81,8 @@ class WriteResult:
 
 class StagedWrite(ABC):
     """A write that is complete but not yet visible; ``commit`` publishes it atomically."""
+
+    records: int
 
     @abstractmethod
     def commit(self) -> WriteResult:
@@ -177,9 +179,15 @@ class Sink(ABC):
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` somewhere invisible and durable, ready to commit."""
 
-    def stage_lazy(self, frame: pl.LazyFrame) -> StagedWrite:
-        """Stage a lazy plan (streaming mode); the default collects it first."""
-        return self.stage(frame.collect(engine="streaming"))
+    def stage_lazy(
+        self, frame: pl.LazyFrame, extra: Sequence[pl.LazyFrame] = ()
+    ) -> tuple[StagedWrite, list[pl.DataFrame]]:
+        """Stage a lazy plan (streaming mode) and collect ``extra`` queries in the same run.
+
+        The default collects everything together, then stages the frame.
+        """
+        results = pl.collect_all([*extra, frame], engine="streaming")
+        return self.stage(results[-1]), list(results[:-1])
 
     @property
     def action(self) -> str:

@@ -8,7 +8,7 @@ atomic rename (see :mod:`pipeline.io.atomic`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -308,18 +308,31 @@ class FileSink(Sink):
         self.location = str(path)
         self.format = format_for_path(path, fmt)
 
-    def stage_lazy(self, frame: pl.LazyFrame) -> StagedWrite:
-        """Stream a lazy plan into a fsynced temp file beside the target."""
-        writer = _lazy_writer(self.format, frame)
+    def stage_lazy(
+        self, frame: pl.LazyFrame, extra: Sequence[pl.LazyFrame] = ()
+    ) -> tuple[StagedWrite, list[pl.DataFrame]]:
+        """Stream a plan into a fsynced temp file beside the target.
+
+        ``extra`` queries (row counts) run in the same ``collect_all``, so Polars
+        shares the scans; the written row count comes from that same run.
+        """
+        results: list[pl.DataFrame] = []
+
+        def write(temp: Path) -> None:
+            sink = _lazy_sink(self.format, frame, temp)
+            results.extend(
+                pl.collect_all([*extra, frame.select(pl.len()), sink], engine="streaming")
+            )
+
         try:
-            temp = stage_file(self.path, writer)
+            temp = stage_file(self.path, write)
         except pl.exceptions.PolarsError as exc:
             raise OutputError(
                 f"Polars could not write the {self.format} file ({type(exc).__name__})",
                 dataset=self.location,
-            ) from None
-        count = _count_rows(temp, self.format)
-        return _StagedFile(temp, self.path, count)
+            ) from exc
+        count = int(results[len(extra)].item())
+        return _StagedFile(temp, self.path, count), results[: len(extra)]
 
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` to a fsynced temp file beside the target."""
@@ -345,31 +358,12 @@ def _writer(fmt: str, frame: pl.DataFrame) -> Callable[[Path], None]:
     return lambda p: frame.write_ndjson(p)
 
 
-def _lazy_writer(fmt: str, frame: pl.LazyFrame) -> Callable[[Path], None]:
+def _lazy_sink(fmt: str, frame: pl.LazyFrame, path: Path) -> pl.LazyFrame:
     # The same options as the eager writers: both modes write identical bytes.
     if fmt == "csv":
-        return lambda p: frame.sink_csv(p, engine="streaming")  # type: ignore[func-returns-value]
+        return frame.sink_csv(path, lazy=True)  # type: ignore[return-value]
     if fmt == "parquet":
-        return lambda p: frame.sink_parquet(  # type: ignore[func-returns-value]
-            p, compression="zstd", statistics=True, row_group_size=512 * 1024, engine="streaming"
+        return frame.sink_parquet(  # type: ignore[return-value]
+            path, compression="zstd", statistics=True, row_group_size=512 * 1024, lazy=True
         )
-    return lambda p: frame.sink_ndjson(p, engine="streaming")  # type: ignore[func-returns-value]
-
-
-def _count_rows(path: Path, fmt: str) -> int:
-    """Rows in a just-written file, read back with bounded memory."""
-    if fmt == "parquet":
-        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
-    if fmt == "csv":
-        return int(
-            pl.scan_csv(path, infer_schema=False)
-            .select(pl.len())
-            .collect(engine="streaming")
-            .item()
-        )
-    # Polars writes one JSON object a line, and JSON escapes newlines inside strings.
-    lines = 0
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            lines += block.count(b"\n")
-    return lines
+    return frame.sink_ndjson(path, lazy=True)  # type: ignore[return-value]

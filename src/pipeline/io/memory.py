@@ -69,6 +69,7 @@ class _StagedMemory(StagedWrite):
     def __init__(self, sink: MemorySink, frame: pl.DataFrame) -> None:
         self.sink = sink
         self.frame = frame
+        self.records = frame.height
 
     def commit(self) -> WriteResult:
         self.sink.store.put(self.sink.name, self.frame)

@@ -130,7 +130,13 @@ def _results(checks: list[RowCheck | DatasetCheck], row: dict[str, Any]) -> list
             out.append(
                 RuleResult(
                     id=rule.id, rule=rule.rule, severity=rule.severity,
-                    passed=passes(failed, evaluated, check.rule.mostly),
+                    # Quarantined rows are handled, not silently passed on: a quarantine
+                    # rule fails the run only through an explicit `mostly` threshold.
+                    passed=(
+                        True
+                        if check.rule.quarantine and check.rule.mostly is None
+                        else passes(failed, evaluated, check.rule.mostly)
+                    ),
                     failed_rows=failed, evaluated_rows=evaluated,
                     ratio=(evaluated - failed) / evaluated if evaluated else 1.0,
                     mostly=check.rule.mostly, columns=check.columns,

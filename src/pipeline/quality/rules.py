@@ -15,6 +15,9 @@ Semantics shared by all rules (ARCHITECTURE.md):
   ``mostly: 0.99``); without ``mostly`` any failing row fails the rule. With
   no evaluated rows a row-level rule passes.
 - Only row-level rules may ``quarantine: true`` or set ``mostly``.
+- A ``quarantine: true`` rule moves its failing rows to the quarantine and then
+  passes (the rows are handled, and still counted in ``failed_rows``); with a
+  ``mostly`` threshold it also fails the run when too many rows fail.
 """
 
 from __future__ import annotations

@@ -301,8 +301,20 @@ def test_quarantine_mask_and_codes() -> None:
         "column": "status", "code": "status_known",
         "message": "failed the accepted_values quality rule 'status_known'",
     }  # fmt: skip
-    assert [r.id for r in outcome.failed_errors] == ["status_known", "amount_known"]
-    assert [r.id for r in outcome.failed_warnings] == ["npi_shape"]
+    # Quarantined rows are handled: the quarantine rule passes, the other one fails.
+    assert [r.id for r in outcome.failed_errors] == ["amount_known"]
+    status = next(r for r in outcome.results if r.id == "status_known")
+    assert status.passed and status.failed_rows > 0
+    assert outcome.failed_warnings == []
+
+
+def test_quarantine_rule_with_mostly_still_gates() -> None:
+    outcome = run(
+        CLAIMS,
+        {"id": "status_known", "rule": "accepted_values", "column": "status",
+         "values": ["PAID", "DENIED"], "quarantine": True, "mostly": 0.9},
+    )  # fmt: skip
+    assert [r.id for r in outcome.failed_errors] == ["status_known"]
 
 
 def test_lazy_matches_batch_and_splits() -> None:

@@ -115,5 +115,6 @@ def test_all_rules_and_metrics_in_one_scan() -> None:
     reads: list[int] = []
     outcome = evaluate_lazy(_counting_source(frame, reads), rules, as_of=AS_OF)
     assert len(reads) == 1
-    assert [r.passed for r in outcome.results] == [False, False, True, True, True, True, True, True]
+    # The second rule quarantines its failing rows, so it passes (see rules.py).
+    assert [r.passed for r in outcome.results] == [False, True, True, True, True, True, True, True]
     assert outcome.metrics["amount"].null_count == 1
