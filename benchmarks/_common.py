@@ -53,10 +53,22 @@ def claims_csv(rows: int, bad_share: float = 0.015, seed: int = 7) -> Path:
     bad = rng.random(rows) < bad_share
     kind = rng.integers(0, 4, rows)
     frame = frame.with_columns(
-        pl.when(pl.Series(bad & (kind == 0))).then(pl.lit("123")).otherwise(pl.col("npi")).alias("npi"),
-        pl.when(pl.Series(bad & (kind == 1))).then(pl.lit(0)).otherwise(pl.col("units")).alias("units"),
-        pl.when(pl.Series(bad & (kind == 2))).then(pl.lit("VOIDED")).otherwise(pl.col("status")).alias("status"),
-        pl.when(pl.Series(bad & (kind == 3))).then(pl.lit(None)).otherwise(pl.col("member_id")).alias("member_id"),
+        pl.when(pl.Series(bad & (kind == 0)))
+        .then(pl.lit("123"))
+        .otherwise(pl.col("npi"))
+        .alias("npi"),
+        pl.when(pl.Series(bad & (kind == 1)))
+        .then(pl.lit(0))
+        .otherwise(pl.col("units"))
+        .alias("units"),
+        pl.when(pl.Series(bad & (kind == 2)))
+        .then(pl.lit("VOIDED"))
+        .otherwise(pl.col("status"))
+        .alias("status"),
+        pl.when(pl.Series(bad & (kind == 3)))
+        .then(pl.lit(None))
+        .otherwise(pl.col("member_id"))
+        .alias("member_id"),
     )
     tmp = path.with_suffix(".tmp")
     frame.write_csv(tmp)
@@ -79,8 +91,12 @@ def timed_child(code: str, *, repeat: int = 3) -> dict[str, float]:
             "print(json.dumps({'wall':wall,'cpu':ru.ru_utime+ru.ru_stime,'rss':ru.ru_maxrss/1024}))\n"
         )
         done = subprocess.run(
-            [sys.executable, "-c", wrapped], capture_output=True, text=True, cwd=REPO,
-            env=dict(os.environ, PYTHONPATH=str(REPO)), check=False,
+            [sys.executable, "-c", wrapped],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            check=False,
         )
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])

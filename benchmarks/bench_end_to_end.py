@@ -70,7 +70,8 @@ df = pd.read_csv({src!r}, dtype=str, keep_default_na=False)
 valid, rejected = [], []
 for row in df.to_dict('records'):
     try:
-        valid.append(Claim.model_validate({{k: (None if v == '' else v) for k, v in row.items()}}).model_dump(mode='json'))
+        cells = {{k: (None if v == '' else v) for k, v in row.items()}}
+        valid.append(Claim.model_validate(cells).model_dump(mode='json'))
     except ValidationError as e:
         rejected.append(row)
 out = pd.DataFrame(valid)
@@ -85,7 +86,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pandas-max-rows", type=int, default=10_000_000)
-    parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "end_to_end.json")
+    parser.add_argument(
+        "--json", type=Path, default=REPO / "benchmarks" / "results" / "end_to_end.json"
+    )
     args = parser.parse_args()
     results: list[dict[str, object]] = []
     for rows in args.rows:
@@ -106,7 +109,9 @@ def main() -> None:
             }
             if rows <= args.pandas_max_rows:
                 cases["pandas + per-row pydantic"] = PANDAS_PYDANTIC.format(
-                    src=src, out=out, repo=str(REPO),
+                    src=src,
+                    out=out,
+                    repo=str(REPO),
                     pandas_writer="to_csv" if fmt == "csv" else "to_parquet",
                     pandas_kw=", index=False" if fmt == "csv" else "",
                 )
@@ -127,8 +132,10 @@ def print_table(results: list[dict[str, object]]) -> None:
     print("| ---: | --- | --- | ---: | ---: | ---: | ---: |")
     for row in results:
         base = next(
-            r for r in results
-            if r["rows"] == row["rows"] and r["format"] == row["format"]
+            r
+            for r in results
+            if r["rows"] == row["rows"]
+            and r["format"] == row["format"]
             and r["contender"] == "bare polars (no checks)"
         )
         ratio = float(row["wall"]) / float(base["wall"])  # type: ignore[arg-type]

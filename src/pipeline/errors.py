@@ -174,9 +174,7 @@ class LineageError(PipelineError):
 class InternalError(PipelineError):
     """An unexpected exception inside a run; its text is withheld from evidence."""
 
-    default_hint = (
-        "run again with --debug for the traceback and report it; nothing was written"
-    )
+    default_hint = "run again with --debug for the traceback and report it; nothing was written"
 
 
 def error_for_code(code: str) -> type[PipelineError]:

@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import BaseModel
@@ -207,7 +207,8 @@ class _Run:
             raise PipelineError(
                 "record accounting does not balance "
                 f"({self.exec.input_records} in, {self.exec.output_records} out, "
-                f"{self.exec.rejected_records} rejected, {sum(self.exec.filtered.values())} filtered)",
+                f"{self.exec.rejected_records} rejected, "
+                f"{sum(self.exec.filtered.values())} filtered)",
                 hint="report this as a bug with the audit log attached; nothing was written",
             )
 
@@ -270,7 +271,9 @@ class _Run:
         )
 
     # -- lineage -------------------------------------------------------------------------------
-    def _run_lineage(self, status: str, error: str | None = None) -> RunLineage:
+    def _run_lineage(
+        self, status: Literal["running", "completed", "failed"], error: str | None = None
+    ) -> RunLineage:
         config, ex = self.config, self.exec
         column_lineage: dict[str, list[tuple[str, str, str, bool]]] = {}
         indirect: list[tuple[str, str, str, bool]] = []

@@ -137,7 +137,8 @@ def _check_rule_columns(rules: list[Any], frame: pl.LazyFrame, where: str) -> No
             if isinstance(column, str) and column not in columns:
                 guess = nearest(column, columns)
                 raise SpecError(
-                    f"quality rule {rule.id!r} checks column {column!r}, which {where} does not have",
+                    f"quality rule {rule.id!r} checks column {column!r}, "
+                    f"which {where} does not have",
                     column=column,
                     hint=f"did you mean {guess!r}?"
                     if guess

@@ -11,12 +11,19 @@ import pytest
 from conftest import run_cli
 
 
-def run(tmp_path: Path, source: Path | str, out: Path | None = None, audit: Path | None = None,
-        *extra: str):
+def run(
+    tmp_path: Path,
+    source: Path | str,
+    out: Path | None = None,
+    audit: Path | None = None,
+    *extra: str,
+):
     out = out or tmp_path / "out" / "o.csv"
     audit = audit or tmp_path / "audit.jsonl"
-    return run_cli(["run", "--input", str(source), "--output", str(out), "--audit", str(audit),
-                    *extra], tmp_path)
+    return run_cli(
+        ["run", "--input", str(source), "--output", str(out), "--audit", str(audit), *extra],
+        tmp_path,
+    )
 
 
 def last_entry(audit: Path) -> dict:
@@ -68,7 +75,11 @@ def test_ragged_rows_are_quarantined_not_lost(tmp_path: Path) -> None:
     done = run(tmp_path, source, None, None, "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert (result["input_records"], result["output_records"], result["rejected_records"]) == (4, 2, 2)
+    assert (result["input_records"], result["output_records"], result["rejected_records"]) == (
+        4,
+        2,
+        2,
+    )
     with (tmp_path / "out" / "o.rejected.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["_row_number"] for r in rows] == ["2", "3"]
@@ -112,8 +123,9 @@ def test_full_disk_while_writing_leaves_no_partial_output(tmp_path: Path) -> Non
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.returncode == 2, done.stderr
     assert "cannot write the file" in done.stderr
     assert "Traceback" not in done.stderr
@@ -133,7 +145,9 @@ def test_previous_output_survives_a_failed_run(tmp_path: Path, repo: Path) -> No
 
 
 def test_bad_schema_reference_is_a_config_error(tmp_path: Path, repo: Path) -> None:
-    done = run(tmp_path, repo / "data" / "sample_input.csv", None, None, "--schema", "nowhere:Model")
+    done = run(
+        tmp_path, repo / "data" / "sample_input.csv", None, None, "--schema", "nowhere:Model"
+    )
     assert done.returncode == 2
     assert "nowhere" in done.stderr and "Traceback" not in done.stderr
 

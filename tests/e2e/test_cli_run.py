@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from conftest import REPO, run_cli
 
 sys.path.insert(0, str(REPO))
-from examples.claims.model import Claim  # noqa: E402
+from examples.claims.model import Claim
 
 SAMPLE = REPO / "data" / "sample_input.csv"
 CLAIMS = REPO / "examples" / "claims" / "claims.csv"
@@ -45,13 +45,25 @@ def test_three_cli_forms_write_identical_bytes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet", "jsonl"])
-def test_two_runs_give_identical_bytes_and_the_hash_is_the_files(tmp_path: Path, suffix: str) -> None:
+def test_two_runs_give_identical_bytes_and_the_hash_is_the_files(
+    tmp_path: Path, suffix: str
+) -> None:
     hashes = []
     for attempt in range(2):
         out = tmp_path / f"run{attempt}" / f"claims.{suffix}"
         done = run_cli(
-            ["run", "--input", str(CLAIMS), "--schema", "examples.claims.model:Claim",
-             "--output", str(out), "--audit", str(tmp_path / "audit.jsonl"), "--json"],
+            [
+                "run",
+                "--input",
+                str(CLAIMS),
+                "--schema",
+                "examples.claims.model:Claim",
+                "--output",
+                str(out),
+                "--audit",
+                str(tmp_path / "audit.jsonl"),
+                "--json",
+            ],
             REPO,
         )
         assert done.returncode == 0, done.stderr
@@ -66,9 +78,21 @@ def test_json_result_has_the_documented_fields(tmp_path: Path) -> None:
     done = seed_run(tmp_path, "out/o.csv", "run", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # exactly one JSON object on stdout
-    for key in ("run_id", "pipeline_id", "success", "input_records", "output_records",
-                "rejected_records", "filtered_records", "input_hash", "output_hash",
-                "duration_ms", "audit_path", "manifest_path", "errors"):
+    for key in (
+        "run_id",
+        "pipeline_id",
+        "success",
+        "input_records",
+        "output_records",
+        "rejected_records",
+        "filtered_records",
+        "input_hash",
+        "output_hash",
+        "duration_ms",
+        "audit_path",
+        "manifest_path",
+        "errors",
+    ):
         assert key in result
     assert result["success"] is True
     assert result["input_records"] == result["output_records"] == 10
@@ -76,8 +100,18 @@ def test_json_result_has_the_documented_fields(tmp_path: Path) -> None:
 
 def test_conservation_and_rejections_match_pydantic_row_by_row(tmp_path: Path) -> None:
     done = run_cli(
-        ["run", "--input", str(CLAIMS), "--schema", "examples.claims.model:Claim",
-         "--output", str(tmp_path / "claims.csv"), "--audit", str(tmp_path / "a.jsonl"), "--json"],
+        [
+            "run",
+            "--input",
+            str(CLAIMS),
+            "--schema",
+            "examples.claims.model:Claim",
+            "--output",
+            str(tmp_path / "claims.csv"),
+            "--audit",
+            str(tmp_path / "a.jsonl"),
+            "--json",
+        ],
         REPO,
     )
     assert done.returncode == 0, done.stderr
@@ -92,7 +126,9 @@ def test_conservation_and_rejections_match_pydantic_row_by_row(tmp_path: Path) -
     assert result["rejected_records"] == len(expected_bad) == 24
     assert result["input_records"] == 400
     assert result["input_records"] == (
-        result["output_records"] + result["rejected_records"] + sum(result["filtered_records"].values())
+        result["output_records"]
+        + result["rejected_records"]
+        + sum(result["filtered_records"].values())
     )
     with (tmp_path / "claims.rejected.csv").open(newline="") as handle:
         quarantined = list(csv.DictReader(handle))
@@ -109,14 +145,42 @@ def test_conservation_and_rejections_match_pydantic_row_by_row(tmp_path: Path) -
 def test_audit_entries_have_fields_utc_z_and_an_intact_chain(tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
     for _ in range(2):
-        done = run_cli(["--input", str(SAMPLE), "--output", str(tmp_path / "o.csv"),
-                        "--audit", str(audit), "--actor", "qa-bot", "--reason", "IQ test"], tmp_path)
+        done = run_cli(
+            [
+                "--input",
+                str(SAMPLE),
+                "--output",
+                str(tmp_path / "o.csv"),
+                "--audit",
+                str(audit),
+                "--actor",
+                "qa-bot",
+                "--reason",
+                "IQ test",
+            ],
+            tmp_path,
+        )
         assert done.returncode == 0, done.stderr
     entries = [json.loads(line) for line in audit.read_text().splitlines()]
     assert len(entries) >= 12
-    fields = {"entry_id", "timestamp", "pipeline_id", "stage", "action", "status", "record_count",
-              "seq", "run_id", "actor", "reason", "details", "input_hash", "output_hash",
-              "prev_hash", "entry_hash"}
+    fields = {
+        "entry_id",
+        "timestamp",
+        "pipeline_id",
+        "stage",
+        "action",
+        "status",
+        "record_count",
+        "seq",
+        "run_id",
+        "actor",
+        "reason",
+        "details",
+        "input_hash",
+        "output_hash",
+        "prev_hash",
+        "entry_hash",
+    }
     import rfc8785
 
     previous = None
@@ -149,9 +213,20 @@ def test_no_wall_clock_in_output(tmp_path: Path) -> None:
 def test_max_rejected_ratio_fails_with_exit_1_and_keeps_the_quarantine(tmp_path: Path) -> None:
     out = tmp_path / "claims.csv"
     done = run_cli(
-        ["run", "--input", str(CLAIMS), "--schema", "examples.claims.model:Claim",
-         "--output", str(out), "--audit", str(tmp_path / "a.jsonl"),
-         "--max-rejected-ratio", "0.01", "--json"],
+        [
+            "run",
+            "--input",
+            str(CLAIMS),
+            "--schema",
+            "examples.claims.model:Claim",
+            "--output",
+            str(out),
+            "--audit",
+            str(tmp_path / "a.jsonl"),
+            "--max-rejected-ratio",
+            "0.01",
+            "--json",
+        ],
         REPO,
     )
     assert done.returncode == 1
@@ -168,8 +243,18 @@ def test_max_rejected_ratio_fails_with_exit_1_and_keeps_the_quarantine(tmp_path:
 
 def test_copying_sample_into_fresh_dir_works_like_the_quickstart(tmp_path: Path) -> None:
     shutil.copytree(REPO / "data", tmp_path / "data")
-    done = run_cli(["--input", "data/sample_input.csv", "--output", "out/output.csv",
-                    "--audit", "out/audit.jsonl"], tmp_path, module="pipeline.run")
+    done = run_cli(
+        [
+            "--input",
+            "data/sample_input.csv",
+            "--output",
+            "out/output.csv",
+            "--audit",
+            "out/audit.jsonl",
+        ],
+        tmp_path,
+        module="pipeline.run",
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "output.csv").exists()
     assert (tmp_path / "out" / "output.rejected.csv").read_text().startswith("_row_number,")

@@ -30,7 +30,9 @@ def workdir(tmp_path: Path) -> Path:
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH", "")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO / "src"), env.get("PYTHONPATH", "")])
+    )
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     return env
@@ -44,19 +46,30 @@ def test_readme_has_the_seed_sections() -> None:
 
 @pytest.mark.parametrize("code", PYTHON, ids=[f"python-{i}" for i in range(len(PYTHON))])
 def test_python_blocks_run(workdir: Path, code: str) -> None:
-    done = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=_env(),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=workdir,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
 
 
 def _commands(block: str) -> list[str]:
     joined = block.replace("\\\n", " ")
-    return [line.strip() for line in joined.splitlines()
-            if line.strip() and not line.strip().startswith("#")]
+    return [
+        line.strip()
+        for line in joined.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
 
 
 RUNNABLE = [
-    cmd for block in SHELL for cmd in _commands(block)
+    cmd
+    for block in SHELL
+    for cmd in _commands(block)
     if cmd.startswith(("python -m pipeline", "pipeline "))
 ]
 
@@ -68,6 +81,7 @@ def test_shell_commands_run(workdir: Path, command: str) -> None:
         argv[0] = sys.executable
     else:
         argv = [sys.executable, "-c", "from pipeline.cli import main; main()", *argv[1:]]
-    done = subprocess.run(argv, cwd=workdir, env=_env(), capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        argv, cwd=workdir, env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr

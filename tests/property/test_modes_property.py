@@ -22,15 +22,18 @@ COLUMNS = ["id", "grp", "amount", "note"]
 
 @st.composite
 def datasets(draw: st.DrawFn) -> str:
-    rows = draw(st.lists(
-        st.tuples(
-            st.integers(-50, 50),
-            st.sampled_from(["a", "b", "c", ""]),
-            st.one_of(st.just(""), st.decimals(-1000, 1000, places=2).map(str)),
-            st.text(alphabet="xyz ,\"é", max_size=5),
-        ),
-        min_size=1, max_size=40,
-    ))
+    rows = draw(
+        st.lists(
+            st.tuples(
+                st.integers(-50, 50),
+                st.sampled_from(["a", "b", "c", ""]),
+                st.one_of(st.just(""), st.decimals(-1000, 1000, places=2).map(str)),
+                st.text(alphabet='xyz ,"é', max_size=5),
+            ),
+            min_size=1,
+            max_size=40,
+        )
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -43,7 +46,9 @@ def step_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
     columns = list(COLUMNS)
     steps: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(0, 6))):
-        kind = draw(st.sampled_from(["filter", "derive", "rename", "select", "dedupe", "sort", "fill_null"]))
+        kind = draw(
+            st.sampled_from(["filter", "derive", "rename", "select", "dedupe", "sort", "fill_null"])
+        )
         if kind == "filter" and "id" in columns:
             steps.append({"filter": f"id > {draw(st.integers(-40, 40))}"})
         elif kind == "derive" and "id" in columns:
@@ -59,7 +64,9 @@ def step_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
             columns = list(keep)  # a copy: later derives must not edit the step's list
         elif kind == "dedupe":
             keys = draw(st.lists(st.sampled_from(columns), min_size=1, max_size=2, unique=True))
-            steps.append({"dedupe": {"keys": keys, "keep": draw(st.sampled_from(["first", "last"]))}})
+            steps.append(
+                {"dedupe": {"keys": keys, "keep": draw(st.sampled_from(["first", "last"]))}}
+            )
         elif kind == "sort":
             by = draw(st.lists(st.sampled_from(columns), min_size=1, max_size=2, unique=True))
             steps.append({"sort": {"by": by, "descending": draw(st.booleans())}})
@@ -68,23 +75,39 @@ def step_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
     return steps
 
 
-def _config(tmp: Path, data: Path, steps: list[dict[str, Any]], fmt: str, mode: str, tag: str) -> PipelineConfig:
-    spec = PipelineSpec.model_validate({
-        "version": 1, "name": "prop", "mode": mode,
-        "source": {"uri": str(data)},
-        "steps": [dict(s, kind=next(iter(s))) for s in steps],
-        "sink": {"uri": str(tmp / tag / f"out.{fmt}")},
-        "audit": {"path": str(tmp / "audit.jsonl")},
-    })
+def _config(
+    tmp: Path, data: Path, steps: list[dict[str, Any]], fmt: str, mode: str, tag: str
+) -> PipelineConfig:
+    spec = PipelineSpec.model_validate(
+        {
+            "version": 1,
+            "name": "prop",
+            "mode": mode,
+            "source": {"uri": str(data)},
+            "steps": [dict(s, kind=next(iter(s))) for s in steps],
+            "sink": {"uri": str(tmp / tag / f"out.{fmt}")},
+            "audit": {"path": str(tmp / "audit.jsonl")},
+        }
+    )
     return spec.to_config(as_of="2024-01-01T00:00:00+00:00")
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=datasets(), steps=step_lists(), fmt=st.sampled_from(["csv", "parquet", "jsonl"]),
-       chunk=st.integers(1, 9))
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=datasets(),
+    steps=step_lists(),
+    fmt=st.sampled_from(["csv", "parquet", "jsonl"]),
+    chunk=st.integers(1, 9),
+)
 def test_batch_and_streaming_agree(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
-    text: str, steps: list[dict[str, Any]], fmt: str, chunk: int,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    steps: list[dict[str, Any]],
+    fmt: str,
+    chunk: int,
 ) -> None:
     monkeypatch.setattr(streaming, "BATCH_ROWS", chunk)
     tmp = tmp_path_factory.mktemp("modes")

@@ -12,5 +12,11 @@ def test_all_is_sorted_and_importable() -> None:
 
 
 def test_seed_names_are_public() -> None:
-    for name in ("run_pipeline", "PipelineConfig", "PipelineResult", "AuditLogger", "LineageTracker"):
+    for name in (
+        "run_pipeline",
+        "PipelineConfig",
+        "PipelineResult",
+        "AuditLogger",
+        "LineageTracker",
+    ):
         assert name in pipeline.__all__

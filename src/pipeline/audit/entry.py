@@ -98,8 +98,21 @@ class AuditEntry:
     @classmethod
     def seal(cls, **body: Any) -> tuple[AuditEntry, bytes]:
         """Build an entry from its body, computing ``entry_hash``; also return ``C``."""
+        entry, c, _ = cls.seal_with_line(**body)
+        return entry, c
+
+    @classmethod
+    def seal_with_line(cls, **body: Any) -> tuple[AuditEntry, bytes, bytes]:
+        """:meth:`seal`, plus the entry's line, canonicalising the body once."""
         c = canonical_bytes(body)
-        return cls(**body, entry_hash=hashlib.sha256(c).hexdigest()), c
+        digest = hashlib.sha256(c).hexdigest()
+        entry = cls(**body, entry_hash=digest)
+        # C is canonical, so sorted: entry_hash belongs just before entry_id.
+        # Only quote-free string values follow entry_id, so its last
+        # occurrence is the top-level key even if details nest one.
+        at = c.rindex(_AFTER_DETAILS_KEY)
+        line = c[:at] + b',"entry_hash":"' + digest.encode() + b'"' + c[at:]
+        return entry, c, line + b"\n"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditEntry:
@@ -114,6 +127,7 @@ class AuditEntry:
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AuditEntry))
 _FIELD_SET = frozenset(FIELDS)
 
+_AFTER_DETAILS_KEY = b',"entry_id":"'
 _HASH_KEY = b'"entry_hash":"'
 _HASH_SEGMENT = len(_HASH_KEY) + 64 + 2  # key, 64 hex digits, closing quote and comma
 

@@ -388,14 +388,13 @@ class AuditLogger:
                 },
                 ts,
             )
-        entry, body = AuditEntry.seal(
+        entry, body, line = AuditEntry.seal_with_line(
             entry_id=str(uuid.uuid4()),
             timestamp=ts,
             seq=self._last_seq + 1,
             prev_hash=self._last_hash,
             **fields,
         )
-        line = entry.line()
         assert self._file is not None
         if self._batch is not None:
             self._batch.append(line)

@@ -55,8 +55,12 @@ def load_rules_file(path: Path) -> QualitySection:
 
 
 def _typed(
-    input_path: str, schema: str | None, steps: list[Any] | None = None,
-    options: dict[str, Any] | None = None, base_dir: Path | None = None, as_of: datetime | None = None,
+    input_path: str,
+    schema: str | None,
+    steps: list[Any] | None = None,
+    options: dict[str, Any] | None = None,
+    base_dir: Path | None = None,
+    as_of: datetime | None = None,
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Read and validate exactly as a run does (then run the steps, in memory, when the
     rules judge the output); return the rows the rules see and the counts."""
@@ -118,7 +122,9 @@ def _payload(input_path: str, counts: dict[str, int], outcome: QualityOutcome) -
 def check(
     spec_path: Annotated[
         Path | None,
-        typer.Argument(metavar="[SPEC.yaml]", help="A pipeline spec: its source, schema and rules."),
+        typer.Argument(
+            metavar="[SPEC.yaml]", help="A pipeline spec: its source, schema and rules."
+        ),
     ] = None,
     input_path: Annotated[
         str | None, typer.Option("--input", "-i", help="Dataset file or URI, e.g. data/claims.csv.")

@@ -108,7 +108,8 @@ def run(
 ) -> None:
     """Run a pipeline: read, validate, transform, write, and record audit and lineage.
 
-    Examples: pipeline run --input data/sample_input.csv --output out/output.csv --audit out/audit.jsonl
+    Examples: pipeline run --input data/sample_input.csv --output out/output.csv \\
+                --audit out/audit.jsonl
               pipeline run examples/claims/pipeline.yaml --as-of 2024-12-31T00:00:00Z --json
     """
     options = {
@@ -141,14 +142,15 @@ def run(
             if missing:
                 raise ConfigError(
                     f"missing option{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
-                    hint="give a spec file or --input, --output and --audit; see `pipeline run --help`",
+                    hint="give a spec file or --input, --output and --audit "
+                    "(see `pipeline run --help`)",
                 )
             config = PipelineConfig(**{k: v for k, v in options.items() if v is not None})
     except PipelineError as error:
         raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None
     except ValueError as exc:
-        error = ConfigError(_first_pydantic_error(exc), hint="see `pipeline run --help`")
-        raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None
+        config_error = ConfigError(_first_pydantic_error(exc), hint="see `pipeline run --help`")
+        raise typer.Exit(fail(config_error, debug=debug, as_json=as_json)) from None
     try:
         outcome = execute(config)
     except PipelineError as error:

@@ -19,7 +19,7 @@ from pipeline.errors import PipelineError, SpecError
 from pipeline.infer import infer_types
 from pipeline.io.base import ROW_NUMBER, Sink, Source, StagedWrite
 from pipeline.progress import ProgressReporter
-from pipeline.schema import validate
+from pipeline.schema import Engine, validate
 from pipeline.steps import ColumnLineage, Step
 
 __all__ = [
@@ -53,7 +53,7 @@ class Plan:
     sink: Sink
     quarantine: Sink
     model: type[BaseModel] | None
-    engine: str
+    engine: Engine
     steps: list[Step]
     quality: QualityStage | None
     source_options: dict[str, Any]
@@ -85,7 +85,7 @@ class Execution:
     def reset(self) -> None:
         """Forget everything (the streaming reader starts over on its exact path)."""
         fresh = Execution()
-        for name in self.__slots__:  # type: ignore[attr-defined]
+        for name in self.__slots__:
             setattr(self, name, getattr(fresh, name))
 
     def conserved(self) -> bool:
@@ -114,7 +114,7 @@ def validate_frame(
     text: pl.DataFrame,
     columns: list[str],
     model: type[BaseModel] | None,
-    engine: str,
+    engine: Engine,
     typed: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """Split an all-text frame into accepted rows (typed, with row numbers) and rejected rows."""
@@ -123,7 +123,7 @@ def validate_frame(
         valid = body.select(pl.Series(ROW_NUMBER, text.get_column(ROW_NUMBER)), *columns)
         empty = text.clear().with_columns(pl.lit(None, dtype=pl.String).alias("_errors"))
         return valid, empty, {"engine": "inference"}
-    result = validate(text, model, engine=engine)  # type: ignore[arg-type]
+    result = validate(text, model, engine=engine)
     valid = attach_row_numbers(result.valid, text, result.rejected)
     return valid, result.rejected, result.report.to_dict()
 

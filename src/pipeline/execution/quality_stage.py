@@ -8,7 +8,7 @@ quarantine, with the rule ids as their codes, so conservation holds.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -43,7 +43,11 @@ class QualityApplied:
 
 
 def apply_quality(
-    frame: pl.LazyFrame, quality: QualityStage, ctx: RunContext, *, engine: str = "auto"
+    frame: pl.LazyFrame,
+    quality: QualityStage,
+    ctx: RunContext,
+    *,
+    engine: Literal["auto", "in-memory", "streaming"] = "auto",
 ) -> QualityApplied:
     """Evaluate the rules over ``frame`` and split off rows to quarantine."""
     from pipeline.quality import evaluate_lazy
@@ -53,7 +57,7 @@ def apply_quality(
     kept, dropped = outcome.masks.split(frame)
     failures: dict[int, list[dict[str, str | None]]] = {}
     if any(getattr(rule, "quarantine", False) for rule in quality.rules):
-        rows = dropped.select(ROW_NUMBER, "_quality_codes").collect(engine=engine)  # type: ignore[arg-type]
+        rows = dropped.select(ROW_NUMBER, "_quality_codes").collect(engine=engine)
         by_id = {r.id: r for r in outcome.results}
         for number, codes in rows.iter_rows():
             entries: list[dict[str, str | None]] = []

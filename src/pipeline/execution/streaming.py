@@ -179,9 +179,16 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
         frame = _quality(plan, frame, rejected_parts, out)
     plans: list[pl.LazyFrame] = [frame]
     if plan.steps:
-        plan.log("transform", "transform_steps", "started",
-                 details={"steps": [s.name for s in plan.steps], "mode": "streaming",
-                          "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint}})
+        plan.log(
+            "transform",
+            "transform_steps",
+            "started",
+            details={
+                "steps": [s.name for s in plan.steps],
+                "mode": "streaming",
+                "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint},
+            },
+        )
         for step in plan.steps:
             plans.append(step.apply(plans[-1], plan.ctx))
             lineage = step.lineage(lineage)
@@ -207,8 +214,10 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
             out.staged_quarantine.abort()
             if plan.steps:
                 raise step_error(plan.steps[-1], exc) from exc
-            raise PipelineError(f"the streaming plan failed ({type(exc).__name__})",
-                                hint="run again with --debug, or in batch mode") from exc
+            raise PipelineError(
+                f"the streaming plan failed ({type(exc).__name__})",
+                hint="run again with --debug, or in batch mode",
+            ) from exc
         except BaseException:
             out.staged_quarantine.abort()
             raise
@@ -216,14 +225,22 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
     if counting:
         _count_steps(plan, [], counting, out, [int(c.item()) for c in lengths])
     if plan.steps:
-        plan.log("transform", "transform_steps", "completed", record_count=staged.records,
-                 details={"filtered_records": out.filtered})
+        plan.log(
+            "transform",
+            "transform_steps",
+            "completed",
+            record_count=staged.records,
+            details={"filtered_records": out.filtered},
+        )
     out.output_records = staged.records
     return out
 
 
 def _count_steps(
-    plan: Plan, queries: list[pl.LazyFrame], counting: list[int], out: Execution,
+    plan: Plan,
+    queries: list[pl.LazyFrame],
+    counting: list[int],
+    out: Execution,
     lengths: list[int] | None,
 ) -> None:
     """Rows removed by each row-removing step, from the lengths before and after it."""
@@ -231,8 +248,12 @@ def _count_steps(
         return
     if lengths is None:
         try:
-            lengths = [int(df.item()) for df in pl.collect_all(
-                [query.select(pl.len()) for query in queries], engine="streaming")]
+            lengths = [
+                int(df.item())
+                for df in pl.collect_all(
+                    [query.select(pl.len()) for query in queries], engine="streaming"
+                )
+            ]
         except pl.exceptions.PolarsError as exc:
             raise step_error(plan.steps[counting[0] - 1], exc) from None
     previous = lengths[0]

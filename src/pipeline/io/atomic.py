@@ -35,7 +35,7 @@ def check_writable_target(path: Path, *, what: str = "output") -> None:
         raise OutputError(
             f"the {what} path is a directory",
             dataset=str(path),
-            hint=f"give a file name for the {what}, e.g. {path / ('data' + (path.suffix or '.csv'))}",
+            hint=f"give a file name for the {what}, e.g. {path / 'data.csv'}",
         )
     parent = path.parent
     if parent.exists() and not parent.is_dir():
@@ -82,7 +82,7 @@ def stage_file(target: Path, write: Callable[[Path], None]) -> Path:
 def publish(temp: Path, target: Path) -> None:
     """Rename a staged temp file over ``target`` and make the rename durable."""
     try:
-        os.replace(temp, target)
+        temp.replace(target)
         fsync_directory(target.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):

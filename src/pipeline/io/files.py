@@ -179,21 +179,23 @@ class FileSource(Source):
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
             raise MalformedInputError(
-                f"byte {exc.start} is not valid UTF-8", dataset=self.location, line=line
+                f"byte {exc.start} is not valid UTF-8",
+                dataset=self.location,
+                line=data.count(b"\n", 0, exc.start) + 1,
             ) from None
         columns: dict[str, list[str | None]] = {}
         numbers: list[int] = []
         malformed: list[MalformedRow] = []
         record = 0
-        for line_no, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+        # split("\n"), not splitlines(): JSON strings may hold U+2028 and friends raw.
+        for line_no, raw in enumerate(text.split("\n"), start=1):
+            if not raw.strip():
+                continue  # JSON Lines allows blank lines; they hold no record
             record += 1
-            parsed = _parse_json_record(line)
+            parsed = _parse_json_record(raw.removesuffix("\r"))
             if isinstance(parsed, str):
-                malformed.append(MalformedRow(record, line_no, line, f"line {line_no}: {parsed}"))
+                malformed.append(MalformedRow(record, line_no, raw, f"line {line_no}: {parsed}"))
                 continue
             for name in parsed.keys() - columns.keys():
                 columns[name] = [None] * len(numbers)
@@ -361,9 +363,9 @@ def _writer(fmt: str, frame: pl.DataFrame) -> Callable[[Path], None]:
 def _lazy_sink(fmt: str, frame: pl.LazyFrame, path: Path) -> pl.LazyFrame:
     # The same options as the eager writers: both modes write identical bytes.
     if fmt == "csv":
-        return frame.sink_csv(path, lazy=True)  # type: ignore[return-value]
+        return frame.sink_csv(path, lazy=True)
     if fmt == "parquet":
-        return frame.sink_parquet(  # type: ignore[return-value]
+        return frame.sink_parquet(
             path, compression="zstd", statistics=True, row_group_size=512 * 1024, lazy=True
         )
-    return frame.sink_ndjson(path, lazy=True)  # type: ignore[return-value]
+    return frame.sink_ndjson(path, lazy=True)

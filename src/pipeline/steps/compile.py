@@ -58,7 +58,7 @@ class Step:
 
 
 def parse_dtype(text: str) -> pl.DataType:
-    """``Int64`` → ``pl.Int64``; ``Decimal(12,2)`` → ``pl.Decimal(12, 2)``; ``Datetime`` is UTC µs."""
+    """``Int64`` → ``pl.Int64``, ``Decimal(12,2)`` → ``pl.Decimal(12, 2)``; Datetime is UTC µs."""
     base, _, rest = text.partition("(")
     base = base.strip()
     if base == "Decimal":

@@ -94,7 +94,8 @@ class CastStep(_Step):
             base = dtype.split("(", 1)[0].strip()
             if base not in DTYPE_NAMES:
                 raise ValueError(
-                    f"unknown type {dtype!r} for column {column!r}; use one of {', '.join(DTYPE_NAMES)}"
+                    f"unknown type {dtype!r} for column {column!r}; "
+                    f"use one of {', '.join(DTYPE_NAMES)}"
                 )
         return value
 

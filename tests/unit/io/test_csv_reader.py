@@ -105,9 +105,7 @@ def test_bom_and_crlf_are_handled(tmp_path: Path) -> None:
     assert result.frame.drop(ROW_NUMBER).rows() == [("1", "2"), ("3", "4")]
 
 
-_cell = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_characters="\r\x00"), max_size=6
-)
+_cell = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\x00"), max_size=6)
 
 
 @settings(max_examples=150, deadline=None)
@@ -136,7 +134,9 @@ def test_fast_and_exact_paths_agree_with_the_csv_module(
         if len(row) == width and not (width == 1 and row == [""])
     ]
     expected_bad = [
-        i for i, row in enumerate(rows, start=1) if len(row) != width and not (width == 1 and row == [""])
+        i
+        for i, row in enumerate(rows, start=1)
+        if len(row) != width and not (width == 1 and row == [""])
     ]
     good = [r for r in result.frame.rows() if not (width == 1 and r[1] is None)]
     assert good == expected_good

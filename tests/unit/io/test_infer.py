@@ -38,9 +38,19 @@ def test_types_only_lossless_columns() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.text(max_size=8), st.integers().map(str),
-                          st.floats(allow_nan=False).map(str), st.sampled_from(["true", "false"])),
-                min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(max_size=8),
+            st.integers().map(str),
+            st.floats(allow_nan=False).map(str),
+            st.sampled_from(["true", "false"]),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_csv_of_typed_frame_reproduces_text(values: list[str | None]) -> None:
     frame = pl.DataFrame({"v": pl.Series(values, dtype=pl.String)})
     typed = infer_types(frame, ["v"])

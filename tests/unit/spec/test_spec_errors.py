@@ -65,12 +65,16 @@ def test_unknown_step_kind(tmp_path: Path) -> None:
 
 
 def test_unknown_key_in_a_step(tmp_path: Path) -> None:
-    error = error_of(tmp_path, GOOD.replace('- filter: "value > 1"', '- {filter: "value > 1", nme: x}'))
+    error = error_of(
+        tmp_path, GOOD.replace('- filter: "value > 1"', '- {filter: "value > 1", nme: x}')
+    )
     assert error.key == "steps.0.nme" and "did you mean 'name'" in str(error)
 
 
 def test_two_kinds_in_one_step(tmp_path: Path) -> None:
-    error = error_of(tmp_path, GOOD.replace('- filter: "value > 1"', '- {filter: "value > 1", sort: [id]}'))
+    error = error_of(
+        tmp_path, GOOD.replace('- filter: "value > 1"', '- {filter: "value > 1", sort: [id]}')
+    )
     assert "names two kinds" in str(error)
 
 
@@ -101,7 +105,10 @@ def test_missing_environment_variable_is_named_not_echoed(tmp_path: Path, monkey
     unchanged = load_spec(write(tmp_path, GOOD.replace("in.csv", '"${RDP_TEST_SECRET}.csv"')))
     monkeypatch.setenv("RDP_TEST_SECRET", "other")
     # The hash is over the spec as written, so a rotated secret keeps the spec's identity.
-    assert load_spec(write(tmp_path, GOOD.replace("in.csv", '"${RDP_TEST_SECRET}.csv"'))).spec_hash == unchanged.spec_hash
+    assert (
+        load_spec(write(tmp_path, GOOD.replace("in.csv", '"${RDP_TEST_SECRET}.csv"'))).spec_hash
+        == unchanged.spec_hash
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,7 +120,7 @@ def test_missing_environment_variable_is_named_not_echoed(tmp_path: Path, monkey
         ("- cast: {value: Integer}", "unknown type 'Integer'"),
         ("- python: nowhere.module:fn", "cannot import module 'nowhere.module'"),
         ("- python: justamodule", "is not of the form module:function"),
-        ("- derive: {_row_number: \"1\"}", "reserved"),
+        ('- derive: {_row_number: "1"}', "reserved"),
     ],
 )
 def test_step_errors_name_the_step(tmp_path: Path, step: str, message: str) -> None:
@@ -125,7 +132,7 @@ def test_step_errors_name_the_step(tmp_path: Path, step: str, message: str) -> N
     ("steps", "step_name", "column"),
     [
         ('- filter: "valu > 1"', "filter_1", "valu"),
-        ("- select: [id]\n  - filter: \"value > 1\"", "filter_2", "value"),
+        ('- select: [id]\n  - filter: "value > 1"', "filter_2", "value"),
         ("- rename: {value: amount}\n  - sort: [value]", "sort_2", "value"),
         ("- dedupe: {keys: [idd]}", "dedupe_1", "idd"),
     ],

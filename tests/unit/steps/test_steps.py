@@ -34,9 +34,14 @@ def frame() -> pl.DataFrame:
 
 def steps_of(*items: dict) -> list:
     spec = PipelineSpec.model_validate(
-        {"version": 1, "name": "t", "source": {"uri": "x.csv"}, "sink": {"uri": "y.csv"},
-         "audit": {"path": "a.jsonl"},
-         "steps": [dict(i, kind=next(k for k in i if k != "name")) for i in items]}
+        {
+            "version": 1,
+            "name": "t",
+            "source": {"uri": "x.csv"},
+            "sink": {"uri": "y.csv"},
+            "audit": {"path": "a.jsonl"},
+            "steps": [dict(i, kind=next(k for k in i if k != "name")) for i in items],
+        }
     )
     return compile_steps(list(spec.steps))
 
@@ -52,7 +57,9 @@ def test_filter_counts_removed_rows_and_drops_null_verdicts() -> None:
 
 
 def test_derive_in_order_so_later_columns_read_earlier_ones() -> None:
-    out, filtered = apply({"derive": {"cents": "CAST(amount * 100 AS BIGINT)", "double": "cents * 2"}})
+    out, filtered = apply(
+        {"derive": {"cents": "CAST(amount * 100 AS BIGINT)", "double": "cents * 2"}}
+    )
     assert out["cents"].to_list() == [150, 200, 25, 999, None]
     assert out["double"].to_list() == [300, 400, 50, 1998, None]
     assert filtered == {}
@@ -100,7 +107,8 @@ def test_python_step_is_fingerprinted_and_gets_the_context(tmp_path: Path, monke
     module.write_text(
         "import polars as pl\n"
         "def tag(lf, ctx):\n"
-        "    return lf.with_columns(pl.lit(ctx.as_of.year).alias('year')).filter(pl.col('id') < 5)\n"
+        "    out = lf.with_columns(pl.lit(ctx.as_of.year).alias('year'))\n"
+        "    return out.filter(pl.col('id') < 5)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     steps = steps_of({"python": "my_steps:tag"})
@@ -113,7 +121,9 @@ def test_python_step_is_fingerprinted_and_gets_the_context(tmp_path: Path, monke
 
 
 def test_a_step_that_adds_rows_is_refused(tmp_path: Path, monkeypatch) -> None:
-    (tmp_path / "grow.py").write_text("import polars as pl\ndef twice(lf):\n    return pl.concat([lf, lf])\n")
+    (tmp_path / "grow.py").write_text(
+        "import polars as pl\ndef twice(lf):\n    return pl.concat([lf, lf])\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(SpecError, match="never add them"):
         run_steps(frame(), steps_of({"python": "grow:twice"}), CTX)
