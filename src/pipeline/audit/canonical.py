@@ -66,10 +66,7 @@ def _fast_ok(value: Any) -> bool:
                 return False
         return True
     if kind is list or kind is tuple:
-        for v in value:
-            if not _fast_ok(v):
-                return False
-        return True
+        return all(_fast_ok(v) for v in value)
     return False  # floats (ES6 number form), subclasses, anything else
 
 
