@@ -56,7 +56,7 @@ def _fast_ok(value: Any) -> bool:
     if value is None or kind is str or kind is bool:
         return True
     if kind is int:
-        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
+        return bool(-_MAX_SAFE_INT <= value <= _MAX_SAFE_INT)
     if kind is dict:
         for k, v in value.items():
             # Python sorts keys by code point, JCS by UTF-16 unit: equal in the BMP.
