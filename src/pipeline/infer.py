@@ -64,23 +64,50 @@ class TypeInferrer:
         self._apply(frame, text, seen=True)
 
     def _apply(self, frame: pl.DataFrame, text: list[str], *, seen: bool) -> None:
-        exprs = [pl.col(c).is_not_null().any().alias(f"{c}\x00seen") for c in text] if seen else []
+        exprs = self.aggregates(text, seen=seen)
+        if exprs:
+            self.absorb(frame.select(exprs).row(0, named=True))
+
+    def aggregates(
+        self, text: list[str], *, seen: bool = True, blank_is_null: bool = False
+    ) -> list[pl.Expr]:
+        """One-row aggregate expressions for the candidates still alive (a lazy pass can run them).
+
+        ``blank_is_null`` counts "" as null, for a CSV whose quoted empty fields are
+        nulls once read (cheaper than rewriting every column first).
+        """
+
+        def missing(c: str) -> pl.Expr:
+            return (pl.col(c).is_null() | (pl.col(c) == "")) if blank_is_null else pl.col(c).is_null()
+
+        exprs = [(~missing(c)).any().alias(f"{c}\x00seen") for c in text] if seen else []
         for _dtype, kind in _CANDIDATES:
             for c in text:
                 if self._fits[c][kind]:
-                    fits = pl.col(c).is_null() | (
+                    fits = missing(c) | (
                         _back(_convert(c, kind), kind) == pl.col(c)
                     ).fill_null(value=False)
                     exprs.append(fits.all().alias(f"{c}\x00{kind}"))
-        if not exprs:
-            return
-        row = frame.select(exprs).row(0, named=True)
+        return exprs
+
+    def absorb(self, row: dict[str, object]) -> None:
+        """Take in the values of :meth:`aggregates` (other keys are ignored)."""
         for key, value in row.items():
-            column, _, kind = key.partition("\x00")
+            column, sep, kind = key.partition("\x00")
+            if not sep or column not in self._seen:
+                continue
             if kind == "seen":
                 self._seen[column] = self._seen[column] or bool(value)
             else:
                 self._fits[column][kind] = bool(value)
+
+    def prune(self, sample: pl.DataFrame, *, blank_is_null: bool = False) -> None:
+        """Drop candidates a sample already refutes (it proves nothing was seen)."""
+        text = [c for c in self.columns if sample.schema[c] == pl.String]
+        if text and sample.height:
+            exprs = self.aggregates(text, seen=False, blank_is_null=blank_is_null)
+            if exprs:
+                self.absorb(sample.select(exprs).row(0, named=True))
 
     def kinds(self) -> dict[str, str]:
         """Column → chosen kind; columns that stay text are absent."""

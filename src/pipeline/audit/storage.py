@@ -44,6 +44,8 @@ class AppendFile:
     def __init__(self, path: str | Path, mode: int = 0o640) -> None:
         self.path = Path(path)
         try:
+            # The seed's examples log to logs/audit.jsonl in a fresh folder: create it.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, mode)
         except OSError as exc:
             raise AuditError(

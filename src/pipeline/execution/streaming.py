@@ -11,6 +11,7 @@ conversion are the ones batch mode uses, so both modes write the same bytes.
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -35,6 +36,8 @@ from pipeline.execution.common import (
 from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_quality
 from pipeline.infer import TypeInferrer
 from pipeline.io.base import ROW_NUMBER, BatchRead
+from pipeline.io.csv_reader import read_header, scan_csv_bytes
+from pipeline.io.files import FileSource
 from pipeline.steps import ColumnLineage
 
 __all__ = ["BATCH_ROWS", "run_streaming"]
@@ -44,10 +47,13 @@ BATCH_ROWS = 250_000
 
 def run_streaming(plan: Plan, out: Execution) -> Execution:
     """Run every stage with memory bounded by the chunk size and Polars' streaming engine."""
+    native = _native_csv(plan, out) if plan.model is None else None
+    if native is not None:
+        return _transform_and_stage(plan, out, native)
     with _spill_dir(plan) as spill_dir:
         spill = spill_dir / "accepted.parquet"
         validated = _read_validate(plan, out, spill, exact=False)
-        if not validated.batches.shape_ok:
+        if not validated.shape_ok:
             # The fast parser missed a ragged record: read again, record by record.
             spill.unlink(missing_ok=True)
             out.reset()
@@ -102,9 +108,79 @@ class _Accepted:
 
 @dataclass(slots=True)
 class _Validated:
-    batches: BatchRead
+    shape_ok: bool
     accepted: pl.LazyFrame | None = None
     rejected_parts: list[pl.DataFrame] = field(default_factory=list)
+
+
+def _native_csv(plan: Plan, out: Execution) -> _Validated | None:
+    """No schema, CSV: everything in Polars' streaming engine, no spill, no Python loop.
+
+    Pass 1 hashes the bytes; pass 2 is one streaming aggregate for type
+    inference and the shape check; the output plan then reads the CSV again.
+    Returns None when the file needs the exact, record-by-record path.
+    """
+    source = plan.source
+    if not isinstance(source, FileSource) or source.format != "csv":
+        return None
+    separator = str(plan.source_options.get("separator", ","))
+    if set(plan.source_options) - {"separator"}:
+        return None
+    plan.log("read", source.action, "started",
+             details={"location": source.location, "mode": "streaming", "exact": False})
+    if source.path.stat().st_size <= 3:
+        return None  # empty (or only a BOM): the exact reader says so in the usual words
+    header = read_header(source.path, separator, source.location)
+    # Hash the bytes on a thread while Polars parses: hashlib and Polars both release the GIL.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(scan_csv_bytes, source.path, separator, source.on_bytes)
+        lazy = pl.scan_csv(
+            source.path, has_header=True, separator=separator, infer_schema=False,
+            row_index_name=ROW_NUMBER, row_index_offset=1, truncate_ragged_lines=False,
+        ).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
+        inferrer = TypeInferrer(header)
+        aggregates = [
+            pl.len().alias("\x00rows"),
+            pl.sum_horizontal(
+                pl.col(c).str.count_matches(separator, literal=True).fill_null(0) for c in header
+            ).sum().alias("\x00inside"),
+        ]
+        try:
+            if lazy.collect_schema().names()[1:] != header:
+                return None
+            inferrer.prune(lazy.head(2_000).collect(), blank_is_null=True)
+            row = lazy.select(
+                *aggregates, *inferrer.aggregates(header, blank_is_null=True)
+            ).collect(engine="streaming").row(0, named=True)
+        except pl.exceptions.PolarsError:
+            return None
+        finally:
+            scan = scanning.result()
+    if scan.quotes:
+        lazy = _blank_as_null(lazy, header)
+    rows = int(row["\x00rows"])
+    inside = int(row.get("\x00inside") or 0)
+    header_seps = len(header) - 1 + sum(n.count(separator) for n in header)
+    if scan.separators != header_seps + rows * (len(header) - 1) + inside:
+        return None
+    inferrer.absorb(row)
+    out.columns = list(header)
+    out.input_hash, out.input_bytes, out.input_records = scan.sha256, scan.size, rows
+    check_not_empty(plan, rows)
+    plan.log("read", source.action, "completed", record_count=rows, input_hash=scan.sha256,
+             details={"location": source.location, "format": "csv", "bytes": scan.size,
+                      "columns": len(header), "malformed_rows": 0})
+    out.validation = {"engine": "inference"}
+    plan.log("validate", "validate_schema", "completed", record_count=rows,
+             details={"engine": "inference", "rejected": 0})
+    return _Validated(True, lazy.select(ROW_NUMBER, *inferrer.exprs()), [])
+
+
+def _blank_as_null(lazy: pl.LazyFrame, header: list[str]) -> pl.LazyFrame:
+    """A quoted empty field ("") is an empty cell, hence null, as in the batch reader."""
+    return lazy.with_columns(
+        pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in header
+    )
 
 
 def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _Validated:
@@ -132,7 +208,7 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
         if rejected.height:
             rejected_parts.append(rejected)
     if not batches.shape_ok:
-        return _Validated(batches)
+        return _Validated(False)
     out.input_hash = batches.digest
     out.input_bytes = batches.size_bytes
     out.input_records = batches.records
@@ -166,7 +242,7 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
     lazy = accepted.scan()
     if inferrer is not None:
         lazy = lazy.select(pl.col(ROW_NUMBER), *inferrer.exprs())
-    return _Validated(batches, lazy, rejected_parts)
+    return _Validated(True, lazy, rejected_parts)
 
 
 def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> Execution:
