@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -62,26 +63,37 @@ def _commands(block: str) -> list[str]:
     return [
         line.strip()
         for line in joined.splitlines()
-        if line.strip() and not line.strip().startswith("#")
+        if line.strip().startswith(("python -m pipeline", "pipeline "))
     ]
 
 
-RUNNABLE = [
-    cmd
-    for block in SHELL
-    for cmd in _commands(block)
-    if cmd.startswith(("python -m pipeline", "pipeline "))
-]
+RUNNABLE = [(i, _commands(block)) for i, block in enumerate(SHELL) if _commands(block)]
 
 
-@pytest.mark.parametrize("command", RUNNABLE, ids=[c[:40] for c in RUNNABLE])
-def test_shell_commands_run(workdir: Path, command: str) -> None:
-    argv = command.split()
-    if argv[0] == "python":
-        argv[0] = sys.executable
-    else:
-        argv = [sys.executable, "-c", "from pipeline.cli import main; main()", *argv[1:]]
-    done = subprocess.run(
-        argv, cwd=workdir, env=_env(), capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
+@pytest.mark.parametrize(("index", "commands"), RUNNABLE, ids=[f"bash-{i}" for i, _ in RUNNABLE])
+def test_shell_blocks_run_in_order(workdir: Path, index: int, commands: list[str]) -> None:
+    """Each shell block's commands run in order in one folder, as a reader would type them."""
+    for command in commands:
+        argv = shlex.split(command)
+        if argv[0] == "python":
+            argv[0] = sys.executable
+        else:
+            argv = [sys.executable, "-c", "from pipeline.cli import main; main()", *argv[1:]]
+        done = subprocess.run(argv, cwd=workdir, env=_env(), capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, f"block {index}: {command}\n{done.stderr}"
+
+
+def test_every_cli_command_is_documented() -> None:
+    """Each subcommand of `pipeline` appears in the README (sqlite-utils' habit)."""
+    import typer.main
+
+    from pipeline.cli import app
+
+    group = typer.main.get_command(app)
+    missing = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        subs = getattr(command, "commands", None)
+        names = [f"pipeline {name} {sub}" for sub in subs] if subs else [f"pipeline {name}"]
+        missing += [n for n in names if n not in README]
+    assert missing == []
