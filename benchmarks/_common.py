@@ -22,13 +22,29 @@ def claims_csv(rows: int, bad_share: float = 0.015, seed: int = 7) -> Path:
     path = DATA / f"claims_{rows}.csv"
     if path.exists():
         return path
+    frame = claims_frame(rows, bad_share=bad_share, seed=seed)
+    tmp = path.with_suffix(".tmp")
+    frame.write_csv(tmp)
+    tmp.rename(path)
+    return path
+
+
+def claims_frame(
+    rows: int,
+    *,
+    bad_share: float = 0.015,
+    seed: int = 7,
+    first_id: int = 1,
+    members: int = 10**9,
+) -> pl.DataFrame:
+    """``rows`` synthetic claims; ``members`` bounds how many distinct members appear."""
     rng = np.random.default_rng(seed)
-    idx = np.arange(1, rows + 1)
+    idx = np.arange(first_id, first_id + rows)
     start = np.datetime64("2024-01-01")
     frame = pl.DataFrame(
         {
             "claim_id": pl.Series(idx).cast(pl.String).str.zfill(8),
-            "member_id": pl.Series(rng.integers(0, 10**9, rows)).cast(pl.String).str.zfill(9),
+            "member_id": pl.Series(rng.integers(0, members, rows)).cast(pl.String).str.zfill(9),
             "npi": pl.Series(rng.integers(10**9, 10**10, rows)).cast(pl.String),
             "procedure_code": pl.Series(rng.integers(10000, 99999, rows)).cast(pl.String),
             "diagnosis_code": pl.Series(
@@ -38,7 +54,9 @@ def claims_csv(rows: int, bad_share: float = 0.015, seed: int = 7) -> Path:
             "units": pl.Series(rng.integers(1, 5, rows)),
             "amount": pl.Series(rng.integers(20, 250000, rows) / 100),
             "status": pl.Series(rng.choice(["PAID", "PAID", "DENIED", "PENDING"], rows)),
-            "plan_code": pl.Series(rng.choice(["HMO-GOLD", "PPO-SILVER", None], rows)),
+            "plan_code": pl.Series(
+                rng.choice(["HMO-GOLD", "PPO-SILVER", ""], rows), dtype=pl.String
+            ).replace("", None),
         }
     ).with_columns(
         ("CLM" + pl.col("claim_id")).alias("claim_id"),
@@ -70,10 +88,7 @@ def claims_csv(rows: int, bad_share: float = 0.015, seed: int = 7) -> Path:
         .otherwise(pl.col("member_id"))
         .alias("member_id"),
     )
-    tmp = path.with_suffix(".tmp")
-    frame.write_csv(tmp)
-    tmp.rename(path)
-    return path
+    return frame
 
 
 def timed_child(code: str, *, repeat: int = 3) -> dict[str, float]:
@@ -88,7 +103,10 @@ def timed_child(code: str, *, repeat: int = 3) -> dict[str, float]:
             f"{code}\n"
             "wall=time.perf_counter()-t0\n"
             "ru=resource.getrusage(resource.RUSAGE_SELF)\n"
-            "print(json.dumps({'wall':wall,'cpu':ru.ru_utime+ru.ru_stime,'rss':ru.ru_maxrss/1024}))\n"
+            # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the parent.
+            "st=open('/proc/self/status').read().splitlines()\n"
+            "hwm=[int(x.split()[1]) for x in st if x.startswith('VmHWM')][0]\n"
+            "print(json.dumps({'wall':wall,'cpu':ru.ru_utime+ru.ru_stime,'rss':hwm/1024}))\n"
         )
         done = subprocess.run(
             [sys.executable, "-c", wrapped],

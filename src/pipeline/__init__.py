@@ -23,8 +23,8 @@ from pipeline.errors import (
     TamperError,
 )
 from pipeline.lineage import LineageTracker
-from pipeline.result import PipelineResult
 from pipeline.quality import QualityOutcome, evaluate, parse_rules
+from pipeline.result import PipelineResult
 from pipeline.runner import run_pipeline
 from pipeline.schema import ValidationResult, load_model, validate
 from pipeline.spec import PipelineConfig, PipelineSpec

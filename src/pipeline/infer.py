@@ -78,15 +78,17 @@ class TypeInferrer:
         """
 
         def missing(c: str) -> pl.Expr:
-            return (pl.col(c).is_null() | (pl.col(c) == "")) if blank_is_null else pl.col(c).is_null()
+            return (
+                (pl.col(c).is_null() | (pl.col(c) == "")) if blank_is_null else pl.col(c).is_null()
+            )
 
         exprs = [(~missing(c)).any().alias(f"{c}\x00seen") for c in text] if seen else []
         for _dtype, kind in _CANDIDATES:
             for c in text:
                 if self._fits[c][kind]:
-                    fits = missing(c) | (
-                        _back(_convert(c, kind), kind) == pl.col(c)
-                    ).fill_null(value=False)
+                    fits = missing(c) | (_back(_convert(c, kind), kind) == pl.col(c)).fill_null(
+                        value=False
+                    )
                     exprs.append(fits.all().alias(f"{c}\x00{kind}"))
         return exprs
 

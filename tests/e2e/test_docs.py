@@ -79,8 +79,9 @@ def test_shell_blocks_run_in_order(workdir: Path, index: int, commands: list[str
             argv[0] = sys.executable
         else:
             argv = [sys.executable, "-c", "from pipeline.cli import main; main()", *argv[1:]]
-        done = subprocess.run(argv, cwd=workdir, env=_env(), capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            argv, cwd=workdir, env=_env(), capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, f"block {index}: {command}\n{done.stderr}"
 
 

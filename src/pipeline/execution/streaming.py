@@ -11,10 +11,11 @@ conversion are the ones batch mode uses, so both modes write the same bytes.
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
 import secrets
 import shutil
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from pipeline.execution.common import (
 )
 from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_quality
 from pipeline.infer import TypeInferrer
-from pipeline.io.base import ROW_NUMBER, BatchRead
+from pipeline.io.base import ROW_NUMBER
 from pipeline.io.csv_reader import read_header, scan_csv_bytes
 from pipeline.io.files import FileSource
 from pipeline.steps import ColumnLineage
@@ -126,8 +127,12 @@ def _native_csv(plan: Plan, out: Execution) -> _Validated | None:
     separator = str(plan.source_options.get("separator", ","))
     if set(plan.source_options) - {"separator"}:
         return None
-    plan.log("read", source.action, "started",
-             details={"location": source.location, "mode": "streaming", "exact": False})
+    plan.log(
+        "read",
+        source.action,
+        "started",
+        details={"location": source.location, "mode": "streaming", "exact": False},
+    )
     if source.path.stat().st_size <= 3:
         return None  # empty (or only a BOM): the exact reader says so in the usual words
     header = read_header(source.path, separator, source.location)
@@ -135,31 +140,47 @@ def _native_csv(plan: Plan, out: Execution) -> _Validated | None:
     with ThreadPoolExecutor(max_workers=1) as pool:
         scanning = pool.submit(scan_csv_bytes, source.path, separator, source.on_bytes)
         lazy = pl.scan_csv(
-            source.path, has_header=True, separator=separator, infer_schema=False,
-            row_index_name=ROW_NUMBER, row_index_offset=1, truncate_ragged_lines=False,
+            source.path,
+            has_header=True,
+            separator=separator,
+            infer_schema=False,
+            row_index_name=ROW_NUMBER,
+            row_index_offset=1,
+            truncate_ragged_lines=False,
         ).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
         inferrer = TypeInferrer(header)
-        aggregates = [
-            pl.len().alias("\x00rows"),
-            pl.sum_horizontal(
-                pl.col(c).str.count_matches(separator, literal=True).fill_null(0) for c in header
-            ).sum().alias("\x00inside"),
-        ]
         try:
             if lazy.collect_schema().names()[1:] != header:
                 return None
             inferrer.prune(lazy.head(2_000).collect(), blank_is_null=True)
-            row = lazy.select(
-                *aggregates, *inferrer.aggregates(header, blank_is_null=True)
-            ).collect(engine="streaming").row(0, named=True)
+            row = (
+                lazy.select(
+                    pl.len().alias("\x00rows"),
+                    *inferrer.aggregates(header, blank_is_null=True),
+                )
+                .collect(engine="streaming")
+                .row(0, named=True)
+            )
         except pl.exceptions.PolarsError:
             return None
         finally:
             scan = scanning.result()
-    if scan.quotes:
-        lazy = _blank_as_null(lazy, header)
     rows = int(row["\x00rows"])
-    inside = int(row.get("\x00inside") or 0)
+    inside = 0
+    if scan.quotes:
+        # Separators inside quoted values: only a file with quotes pays this extra pass.
+        inside = int(
+            lazy.select(
+                pl.sum_horizontal(
+                    pl.col(c).str.count_matches(separator, literal=True).fill_null(0)
+                    for c in header
+                ).sum()
+            )
+            .collect(engine="streaming")
+            .item()
+            or 0
+        )
+        lazy = _blank_as_null(lazy, header)
     header_seps = len(header) - 1 + sum(n.count(separator) for n in header)
     if scan.separators != header_seps + rows * (len(header) - 1) + inside:
         return None
@@ -167,12 +188,28 @@ def _native_csv(plan: Plan, out: Execution) -> _Validated | None:
     out.columns = list(header)
     out.input_hash, out.input_bytes, out.input_records = scan.sha256, scan.size, rows
     check_not_empty(plan, rows)
-    plan.log("read", source.action, "completed", record_count=rows, input_hash=scan.sha256,
-             details={"location": source.location, "format": "csv", "bytes": scan.size,
-                      "columns": len(header), "malformed_rows": 0})
+    plan.log(
+        "read",
+        source.action,
+        "completed",
+        record_count=rows,
+        input_hash=scan.sha256,
+        details={
+            "location": source.location,
+            "format": "csv",
+            "bytes": scan.size,
+            "columns": len(header),
+            "malformed_rows": 0,
+        },
+    )
     out.validation = {"engine": "inference"}
-    plan.log("validate", "validate_schema", "completed", record_count=rows,
-             details={"engine": "inference", "rejected": 0})
+    plan.log(
+        "validate",
+        "validate_schema",
+        "completed",
+        record_count=rows,
+        details={"engine": "inference", "rejected": 0},
+    )
     return _Validated(True, lazy.select(ROW_NUMBER, *inferrer.exprs()), [])
 
 
@@ -270,12 +307,21 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
             lineage = step.lineage(lineage)
         frame = plans[-1]
     counting = [i for i, step in enumerate(plan.steps, start=1) if step.removes_rows]
-    queries = [plans[0]] + [plans[i] for i in counting] if counting else []
+    counters: list[_RowCounter] = []
     if plan.quality is not None and plan.quality.stage == "output":
         # Rules judge the transformed rows, so step counts are taken before the sink.
+        queries = [plans[0]] + [plans[i] for i in counting] if counting else []
         _count_steps(plan, queries, counting, out, None)
         frame = _quality(plan, frame, rejected_parts, out)
-        queries, counting = [], []
+        counting = []
+    elif counting:
+        # Count rows as they stream past each row-removing step: no extra scan.
+        counters = [_RowCounter() for _ in range(len(counting) + 1)]
+        frame = counters[0].tap(plans[0])
+        for index, step in enumerate(plan.steps, start=1):
+            frame = step.apply(frame, plan.ctx)
+            if index in counting:
+                frame = counters[counting.index(index) + 1].tap(frame)
     out.lineage = lineage
     final = frame.drop(ROW_NUMBER) if ROW_NUMBER in frame.collect_schema() else frame
     out.output_fields = fields_of(final)
@@ -285,7 +331,7 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
     with plan.progress.stage("write"):
         out.staged_quarantine = plan.quarantine.stage(rejected_all)
         try:
-            staged, lengths = plan.sink.stage_lazy(final, [p.select(pl.len()) for p in queries])
+            staged, _ = plan.sink.stage_lazy(final)
         except pl.exceptions.PolarsError as exc:
             out.staged_quarantine.abort()
             if plan.steps:
@@ -299,7 +345,7 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
             raise
         out.staged_output = staged
     if counting:
-        _count_steps(plan, [], counting, out, [int(c.item()) for c in lengths])
+        _count_steps(plan, [], counting, out, [c.rows for c in counters])
     if plan.steps:
         plan.log(
             "transform",
@@ -310,6 +356,23 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
         )
     out.output_records = staged.records
     return out
+
+
+class _RowCounter:
+    """Counts the rows that stream through a point of a lazy plan (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._lock = threading.Lock()
+
+    def _count(self, batch: pl.DataFrame) -> pl.DataFrame:
+        with self._lock:
+            self.rows += batch.height
+        return batch
+
+    def tap(self, frame: pl.LazyFrame) -> pl.LazyFrame:
+        """``frame`` unchanged, with every row counted as it passes."""
+        return frame.map_batches(self._count, streamable=True, schema=frame.collect_schema())
 
 
 def _count_steps(
