@@ -34,7 +34,7 @@ from pipeline.execution.common import Execution, Plan, QualityStage
 from pipeline.execution.streaming import run_streaming
 from pipeline.io import open_sink, open_source
 from pipeline.io.registry import redact
-from pipeline.lineage import DatasetRef, LineageEmitter, LineageTracker, RunLineage
+from pipeline.lineage import DatasetRef, LineageEmitter, LineageTracker, RunLineage, SourceCode
 from pipeline.progress import ProgressReporter
 from pipeline.result import PipelineResult
 from pipeline.schema import load_model
@@ -106,6 +106,7 @@ class _Run:
         self.stage = "pipeline"
         self.mode = resolve_mode(config)
         self.fingerprints: dict[str, str] = {}
+        self.source_code: list[SourceCode] = []
         self.emitter: LineageEmitter | None = None
         self.plan: Plan | None = None
 
@@ -179,6 +180,9 @@ class _Run:
         model = _model(config.schema_ref)
         steps = compile_steps(list(config.steps), base_dir=config.base_dir)
         self.fingerprints = {s.name: s.fingerprint for s in steps if s.fingerprint}
+        self.source_code = [
+            SourceCode.from_callable(s.name, s.function) for s in steps if s.function is not None
+        ]
         quality = None
         if config.quality:
             from pipeline.quality import parse_rules
@@ -314,7 +318,10 @@ class _Run:
             column_lineage=column_lineage,
             dataset_lineage=indirect,
             quality=list(ex.quality),
+            quality_metrics=ex.quality_metrics,
+            quality_stage=config.quality_stage,
             code=dict(self.fingerprints),
+            source_code=list(self.source_code),
             status=status,
             error=error,
             mode=self.mode,

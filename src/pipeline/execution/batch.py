@@ -146,6 +146,7 @@ def _quality(
     if applied.failures:
         rejected_parts.append(q.from_rule_failures(read.frame, applied.failures))
     out.quality = applied.evidence()
+    out.quality_metrics = applied.metrics
     out.quality_failed = applied.failed_errors
     log_quality(plan, applied, out.quality)
     return kept

@@ -78,6 +78,7 @@ class Execution:
     validation: dict[str, Any] = field(default_factory=dict)
     quality: list[dict[str, Any]] = field(default_factory=list)
     quality_failed: list[str] = field(default_factory=list)
+    quality_metrics: dict[str, Any] | None = None
     output_fields: list[tuple[str, str]] = field(default_factory=list)
     input_fields: list[tuple[str, str]] = field(default_factory=list)
     lineage: ColumnLineage | None = None

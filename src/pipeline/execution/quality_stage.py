@@ -27,10 +27,12 @@ class QualityApplied:
         kept: pl.LazyFrame,
         failures: dict[int, list[dict[str, str | None]]],
         results: list[Any],
+        metrics: dict[str, Any] | None = None,
     ) -> None:
         self.kept = kept
         self.failures = failures
         self.results = results
+        self.metrics = metrics
 
     @property
     def failed_errors(self) -> list[str]:
@@ -73,7 +75,18 @@ def apply_quality(
                     }
                 )
             failures[int(number)] = entries
-    return QualityApplied(kept, failures, outcome.results)
+    return QualityApplied(kept, failures, outcome.results, _count_metrics(outcome))
+
+
+def _count_metrics(outcome: Any) -> dict[str, Any]:
+    """The dataQualityMetrics facet without min/max: those are cell values (invariant 5)."""
+    from pipeline.quality.metrics import metrics_facet
+
+    facet = metrics_facet(outcome.metrics, outcome.row_count)
+    for column in facet["columnMetrics"].values():
+        column.pop("min", None)
+        column.pop("max", None)
+    return facet
 
 
 def log_quality(plan: Plan, applied: QualityApplied, evidence: list[dict[str, Any]]) -> None:

@@ -409,6 +409,7 @@ def _quality(
     if applied.failures:
         rejected_parts.append(q.from_rule_failures(_original_rows(plan, applied), applied.failures))
     out.quality = applied.evidence()
+    out.quality_metrics = applied.metrics
     out.quality_failed = applied.failed_errors
     log_quality(plan, applied, out.quality)
     return applied.kept

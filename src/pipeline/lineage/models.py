@@ -173,6 +173,10 @@ class RunLineage:
     # Whole-dataset (indirect) dependencies: filter/dedupe/sort keys.
     dataset_lineage: Sequence[ColumnSource | Sequence[Any]] = ()
     quality: Sequence[Mapping[str, Any]] = ()
+    quality_metrics: Mapping[str, Any] | None = None
+    """``{rowCount, columnMetrics: {col: {nullCount, distinctCount}}}`` of the dataset the
+    rules judged (counts only: min/max would be cell values, so they are never given)."""
+    quality_stage: str = "input"
     code: Mapping[str, str] = field(default_factory=dict)
     source_code: Sequence[SourceCode] = ()
     status: RunStatus = "completed"

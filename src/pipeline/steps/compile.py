@@ -55,6 +55,8 @@ class Step:
     """SHA-256 of a python step's module source; None for built-in steps."""
     reference: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    function: Callable[..., Any] | None = None
+    """A python step's function (for the OpenLineage sourceCode facet)."""
 
 
 def parse_dtype(text: str) -> pl.DataType:
@@ -238,7 +240,7 @@ def _python(model: PythonStep, name: str, base_dir: Path | None) -> Step:
     def lineage(lin: ColumnLineage) -> ColumnLineage:
         return lin.opaque(name, declared if isinstance(declared, dict) else None)
 
-    return Step(name, "python", apply, True, lineage, fingerprint, model.python)
+    return Step(name, "python", apply, True, lineage, fingerprint, model.python, function=func)
 
 
 def load_python_step(

@@ -187,8 +187,14 @@ def test_signing_writer_refuses_a_broken_chain(tmp_path: Path, keys: Path) -> No
         AuditLogger(log, signing_key=keys / "audit.key").log_start("p", "read", "read")
 
 
+def test_missing_folder_is_created(tmp_path: Path) -> None:
+    AuditLogger(tmp_path / "logs" / "a.jsonl").log_start("p", "read", "read")
+    assert (tmp_path / "logs" / "a.jsonl").exists()
+
+
 def test_unwritable_path_is_an_audit_error(tmp_path: Path) -> None:
-    audit = AuditLogger(tmp_path / "missing-dir" / "a.jsonl")
+    (tmp_path / "a-file").write_text("not a folder")
+    audit = AuditLogger(tmp_path / "a-file" / "a.jsonl")
     with pytest.raises(AuditError) as err:
         audit.log_start("p", "read", "read")
     assert err.value.exit_code == 2
