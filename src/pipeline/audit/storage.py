@@ -153,12 +153,20 @@ class AppendFile:
             view = view[written:]
 
     def append(self, data: bytes, *, sync: bool = True) -> None:
-        """Append whole lines in one write; fsync unless ``sync`` is False."""
+        """Append whole lines in one write; fsync unless ``sync`` is False.
+
+        A write that fails part-way (disk full, file-size limit) is cut back off
+        at once, so the log never keeps half a line its writer knows is bad.
+        """
+        start = os.fstat(self.fd).st_size
         try:
             self._write_all(self.fd, data)
             if sync:
                 os.fsync(self.fd)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, start)
+                os.fsync(self.fd)
             raise AuditError(
                 f"cannot append to audit file {self.path}: {exc.strerror}",
                 dataset=str(self.path),

@@ -128,6 +128,13 @@ class FileSource(Source):
             )
         if self.path.is_dir():
             raise InputError("the input path is a directory, not a file", dataset=self.location)
+        if not self.path.is_file():
+            # A FIFO, socket or device (/dev/zero) would block or never end.
+            raise InputError(
+                "the input is not a regular file (a pipe, socket or device)",
+                dataset=self.location,
+                hint="copy the data into a regular file and run on that",
+            )
 
     def _read_csv(self, options: dict[str, Any]) -> ReadResult:
         separator = str(options.pop("separator", ","))
