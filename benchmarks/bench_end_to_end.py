@@ -30,7 +30,7 @@ assert r.success, r.errors
 
 BARE_POLARS = """
 import polars as pl
-df = pl.read_csv({src!r}, infer_schema_length=None)
+df = pl.read_csv({src!r})
 df.{writer}({out!r})
 """
 

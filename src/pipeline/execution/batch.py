@@ -40,21 +40,26 @@ def read_source(plan: Plan, out: Execution) -> ReadResult:
     out.input_bytes = read.size_bytes
     out.columns = list(read.columns)
     check_not_empty(plan, read.records)
+    log_read_completed(plan, out, len(read.malformed))
+    return read
+
+
+def log_read_completed(plan: Plan, out: Execution, malformed: int) -> None:
+    """The read stage's closing audit entry (counts, hash, size; never values)."""
     plan.log(
         "read",
-        source.action,
+        plan.source.action,
         "completed",
-        record_count=read.records,
-        input_hash=read.digest,
+        record_count=out.input_records,
+        input_hash=out.input_hash,
         details={
-            "location": source.location,
-            "format": source.format,
-            "bytes": read.size_bytes,
-            "columns": len(read.columns),
-            "malformed_rows": len(read.malformed),
+            "location": plan.source.location,
+            "format": plan.source.format,
+            "bytes": out.input_bytes,
+            "columns": len(out.columns),
+            "malformed_rows": malformed,
         },
     )
-    return read
 
 
 def check_not_empty(plan: Plan, records: int) -> None:

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from pipeline import quarantine as q
 from pipeline.errors import PipelineError
-from pipeline.execution.batch import check_not_empty
+from pipeline.execution.batch import check_not_empty, log_read_completed
 from pipeline.execution.common import (
     Execution,
     Plan,
@@ -37,7 +37,7 @@ from pipeline.execution.common import (
 from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_quality
 from pipeline.infer import TypeInferrer
 from pipeline.io.base import ROW_NUMBER
-from pipeline.io.csv_reader import read_header, scan_csv_bytes
+from pipeline.io.csv_reader import read_header, scan_csv_bytes, scan_text_csv
 from pipeline.io.files import FileSource
 from pipeline.steps import ColumnLineage
 
@@ -139,15 +139,7 @@ def _native_csv(plan: Plan, out: Execution) -> _Validated | None:
     # Hash the bytes on a thread while Polars parses: hashlib and Polars both release the GIL.
     with ThreadPoolExecutor(max_workers=1) as pool:
         scanning = pool.submit(scan_csv_bytes, source.path, separator, source.on_bytes)
-        lazy = pl.scan_csv(
-            source.path,
-            has_header=True,
-            separator=separator,
-            infer_schema=False,
-            row_index_name=ROW_NUMBER,
-            row_index_offset=1,
-            truncate_ragged_lines=False,
-        ).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
+        lazy = scan_text_csv(source.path, separator)
         inferrer = TypeInferrer(header)
         try:
             if lazy.collect_schema().names()[1:] != header:
@@ -188,20 +180,7 @@ def _native_csv(plan: Plan, out: Execution) -> _Validated | None:
     out.columns = list(header)
     out.input_hash, out.input_bytes, out.input_records = scan.sha256, scan.size, rows
     check_not_empty(plan, rows)
-    plan.log(
-        "read",
-        source.action,
-        "completed",
-        record_count=rows,
-        input_hash=scan.sha256,
-        details={
-            "location": source.location,
-            "format": "csv",
-            "bytes": scan.size,
-            "columns": len(header),
-            "malformed_rows": 0,
-        },
-    )
+    log_read_completed(plan, out, 0)
     out.validation = {"engine": "inference"}
     plan.log(
         "validate",
@@ -250,20 +229,7 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
     out.input_bytes = batches.size_bytes
     out.input_records = batches.records
     check_not_empty(plan, out.input_records)
-    plan.log(
-        "read",
-        source.action,
-        "completed",
-        record_count=out.input_records,
-        input_hash=out.input_hash,
-        details={
-            "location": source.location,
-            "format": source.format,
-            "bytes": out.input_bytes,
-            "columns": len(out.columns),
-            "malformed_rows": len(batches.malformed),
-        },
-    )
+    log_read_completed(plan, out, len(batches.malformed))
     out.validation = _merge_reports(reports, inferrer is not None)
     rejected_parts.append(q.from_malformed(batches.malformed, out.columns))
     plan.log(

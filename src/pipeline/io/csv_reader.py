@@ -31,7 +31,16 @@ from pipeline.errors import InputError, MalformedInputError
 from pipeline.hashing import BLOCK_SIZE
 from pipeline.io.base import ROW_NUMBER, MalformedRow
 
-__all__ = ["CsvBatches", "CsvScan", "CsvText", "iter_exact", "read_csv_text", "scan_csv_bytes"]
+__all__ = [
+    "CsvBatches",
+    "CsvScan",
+    "CsvText",
+    "iter_exact",
+    "read_csv_text",
+    "read_header",
+    "scan_csv_bytes",
+    "scan_text_csv",
+]
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -311,6 +320,19 @@ def iter_exact(
         yield flush()
 
 
+def scan_text_csv(path: Path, separator: str) -> pl.LazyFrame:
+    """Polars' lazy CSV scan with every column as text and an Int64 ``_row_number``."""
+    return pl.scan_csv(
+        path,
+        has_header=True,
+        separator=separator,
+        infer_schema=False,
+        row_index_name=ROW_NUMBER,
+        row_index_offset=1,
+        truncate_ragged_lines=False,
+    ).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
+
+
 class CsvBatches:
     """A CSV file read in chunks with the same guarantees as :func:`read_csv_text`.
 
@@ -367,15 +389,7 @@ class CsvBatches:
         sep = self.separator
         inside = 0
         rows = 0
-        lazy = pl.scan_csv(
-            self.path,
-            has_header=True,
-            separator=sep,
-            infer_schema=False,
-            row_index_name=ROW_NUMBER,
-            row_index_offset=1,
-            truncate_ragged_lines=False,
-        )
+        lazy = scan_text_csv(self.path, sep)
         try:
             for chunk in lazy.collect_batches(chunk_size=self.batch_rows):
                 chunk = chunk.with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))

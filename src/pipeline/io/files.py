@@ -333,27 +333,22 @@ class FileSink(Sink):
                 pl.collect_all([*extra, frame.select(pl.len()), sink], engine="streaming")
             )
 
-        try:
-            temp = stage_file(self.path, write)
-        except pl.exceptions.PolarsError as exc:
-            raise OutputError(
-                f"Polars could not write the {self.format} file ({type(exc).__name__})",
-                dataset=self.location,
-            ) from exc
+        temp = self._stage_with(write)
         count = int(results[len(extra)].item())
         return _StagedFile(temp, self.path, count), results[: len(extra)]
 
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` to a fsynced temp file beside the target."""
-        writer = _writer(self.format, frame)
+        return _StagedFile(self._stage_with(_writer(self.format, frame)), self.path, frame.height)
+
+    def _stage_with(self, write: Callable[[Path], None]) -> Path:
         try:
-            temp = stage_file(self.path, writer)
+            return stage_file(self.path, write)
         except pl.exceptions.PolarsError as exc:
             raise OutputError(
                 f"Polars could not write the {self.format} file ({type(exc).__name__})",
                 dataset=self.location,
-            ) from None
-        return _StagedFile(temp, self.path, frame.height)
+            ) from exc
 
 
 def _writer(fmt: str, frame: pl.DataFrame) -> Callable[[Path], None]:
