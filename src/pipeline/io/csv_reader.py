@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,7 @@ def read_csv_text(
 ) -> CsvText:
     """Read ``path`` with every column as text; see the module docstring for the guarantees."""
     display = str(path)
-    scan = scan_csv_bytes(path, separator, on_bytes)
-    if scan.size == 0 or (scan.size == len(_BOM) and _first_bytes(path, 3) == _BOM):
+    if path.stat().st_size <= len(_BOM) and _first_bytes(path, 3) in (b"", _BOM):
         raise InputError(
             "the file is empty: there is no header line",
             dataset=display,
@@ -102,7 +102,13 @@ def read_csv_text(
             hint="check that the extract finished; a CSV needs at least a header line",
         )
     header = read_header(path, separator, display)
-    fast = _fast_read(path, separator, header)
+    # Hash the bytes on a thread while Polars parses: both release the GIL.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(scan_csv_bytes, path, separator, on_bytes)
+        try:
+            fast = _fast_read(path, separator, header)
+        finally:
+            scan = scanning.result()
     if fast is not None and _shape_holds(fast, header, scan, separator):
         return CsvText(_with_row_numbers(fast), header, [], scan)
     frame, malformed = _exact_read(path, separator, header, display)
