@@ -1,10 +1,19 @@
 """Turning the values Pydantic produced into typed Polars columns.
 
 One rule for both engines, so the accepted frame has the same dtypes whichever
-engine ran. The dtype follows the field's type; where a column's values do not
-fit that dtype exactly (an int beyond Int64, a ``datetime`` column mixing naive
-and aware values, a Decimal beyond 38 digits) the column is written as String
-holding Python's own text for each value, never a rounded or shifted value.
+engine ran. The dtype is a function of the field alone (:func:`base_dtype`), so
+every slice or chunk of a frame gets the same one: Int64, Float64, Boolean,
+Date, Time, String, ``Datetime("us")`` (``"UTC"`` for aware fields) and
+``Decimal(38, s)`` with ``s`` the field's ``decimal_places``, else
+``min(max_digits, 19)``, else 19 — never the scale of the values seen.
+
+Only values that do not fit that dtype exactly change it, and then only for the
+column of the frame that holds them; never a rounded or shifted value:
+
+* an int beyond Int64 makes the column Int128 (String beyond Int128);
+* a plain ``datetime`` column holding both naive and aware values, a Decimal
+  that is not finite or does not fit ``Decimal(38, s)``, or mixed value types
+  make the column String holding Python's own text for each value.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ __all__ = ["base_dtype", "decimal_scale", "plain_value", "to_series"]
 _I64 = 2**63
 _I128 = 2**127
 _MAX_DECIMAL_DIGITS = 38
+_DEFAULT_SCALE = 19
 
 
 def plain_value(value: Any) -> Any:
@@ -36,11 +46,24 @@ def plain_value(value: Any) -> Any:
     return value
 
 
-def decimal_scale(spec: FieldSpec) -> int | None:
-    """Return the Decimal scale the model fixes (``decimal_places``), if any."""
-    places = [getattr(m, "decimal_places", None) for m in spec.metadata]
-    fixed = [p for p in places if isinstance(p, int)]
+def _limit(spec: FieldSpec, name: str) -> int | None:
+    found = [getattr(m, name, None) for m in spec.metadata]
+    fixed = [p for p in found if isinstance(p, int) and not isinstance(p, bool)]
     return min(fixed) if fixed else None
+
+
+def decimal_scale(spec: FieldSpec) -> int:
+    """Return the scale of a Decimal field's column, fixed by the field alone.
+
+    ``decimal_places`` when given; else ``min(max_digits, 19)``, which holds
+    every value of at most ``max_digits`` digits; else 19 (up to 19 whole and 19
+    fraction digits). Never the data's own scale, so any slice agrees.
+    """
+    places = _limit(spec, "decimal_places")
+    if places is not None:
+        return max(places, 0)
+    digits = _limit(spec, "max_digits")
+    return _DEFAULT_SCALE if digits is None else max(0, min(digits, _DEFAULT_SCALE))
 
 
 def base_dtype(spec: FieldSpec | None) -> pl.DataType:
@@ -59,7 +82,10 @@ def base_dtype(spec: FieldSpec | None) -> pl.DataType:
     if spec.kind in simple:
         return simple[spec.kind]
     if spec.kind == "decimal":
-        return pl.Decimal(_MAX_DECIMAL_DIGITS, decimal_scale(spec) or 0)
+        scale = decimal_scale(spec)
+        return (
+            pl.Decimal(_MAX_DECIMAL_DIGITS, scale) if scale <= _MAX_DECIMAL_DIGITS else pl.String()
+        )
     if spec.kind == "datetime":
         return pl.Datetime("us", "UTC" if spec.tz_mode == "aware" else None)
     return pl.String()
@@ -92,9 +118,9 @@ def _decimals(name: str, values: Sequence[Any], spec: FieldSpec | None) -> pl.Se
     present = [v for v in values if v is not None]
     if any(not v.is_finite() for v in present):
         return _as_text(name, values)
-    fixed = decimal_scale(spec) if spec is not None else None
-    scale = fixed
-    if scale is None:
+    if spec is not None:
+        scale = decimal_scale(spec)
+    else:  # no field (never for model fields): the values' own scale
         scale = max([0, *(-int(v.as_tuple().exponent) for v in present)])
     if scale > _MAX_DECIMAL_DIGITS:
         return _as_text(name, values)

@@ -28,6 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from pipeline.schema.columnar.constraints import Unsupported, collect_constraints
 from pipeline.schema.fields import FieldSpec
+from pipeline.schema.values import decimal_scale
 
 __all__ = ["Compiled", "compile_field"]
 
@@ -62,14 +63,14 @@ _BOOL_TOKENS: Final = _pydantic_bool_tokens()
 class Compiled:
     """A field's compiled plan: where it is certain, and the value there.
 
-    ``decimal_literal`` marks Decimal fields, whose value is the accepted text
-    itself; the engine casts it once the column's scale is known.
+    ``value`` is computed for every row without a condition (cheaper than
+    masking it); it is Pydantic's value only where ``accept`` holds, and the
+    engine never reads it elsewhere.
     """
 
     accept: pl.Expr
     value: pl.Expr
     dtype: pl.DataType
-    decimal_literal: bool = False
 
 
 _Built = tuple[pl.Expr, pl.Expr, pl.DataType]
@@ -176,12 +177,18 @@ def _decimal(spec: FieldSpec, c: dict[str, Any], raw: pl.Expr) -> _Built:
     digits = c.pop("max_digits", None)
     if c.pop("allow_inf_nan", False) is True and (places is not None or digits is not None):
         raise Unsupported("allow_inf_nan with digit limits")
-    whole = 19 if digits is None else min(19, digits - (places or 0))
-    frac = 19 if places is None else min(19, places)
+    scale = decimal_scale(spec)
+    if scale > 38:
+        raise Unsupported("decimal_places beyond 38")
+    # Accepted literals fit the column's Decimal(38, scale) exactly: at most
+    # ``scale`` fraction digits and 38 - scale whole digits.
+    whole = min(19, 38 - scale) if digits is None else min(19, 38 - scale, digits - (places or 0))
+    frac = min(19, scale)
     if whole < 1 or frac < 0:
         raise Unsupported("digit limits leave no whole digits")
     frac_part = rf"(\.[0-9]{{1,{frac}}})?" if frac > 0 else ""
     ok = raw.str.contains(rf"^-?(0|[1-9][0-9]{{0,{whole - 1}}}){frac_part}$")
+    value = raw.cast(pl.Decimal(38, scale), strict=False)
     if digits is not None and whole + frac > digits:
         # Raw digit count (the literal is digits, a sign and a dot), ignoring a
         # lone leading zero: never below Pydantic's count.
@@ -199,17 +206,13 @@ def _decimal(spec: FieldSpec, c: dict[str, Any], raw: pl.Expr) -> _Built:
                 raise Unsupported(f"{op} bound {type(bound).__name__} on Decimal")
             if not Decimal(bound).is_finite():
                 raise Unsupported("non-finite bound")
-            exact = raw.cast(pl.Decimal(38, max(frac, 0)), strict=False)
             bound_scale = max(0, -int(Decimal(bound).as_tuple().exponent))
             if bound_scale > 19 or abs(Decimal(bound)) >= Decimal(10) ** 19:
                 raise Unsupported("Decimal bound beyond 19 digits")
-            ok = ok & _compare(exact, op, pl.lit(Decimal(bound), dtype=pl.Decimal(38, bound_scale)))
+            ok = ok & _compare(value, op, pl.lit(Decimal(bound), dtype=pl.Decimal(38, bound_scale)))
     if "multiple_of" in c:
         raise Unsupported("multiple_of on Decimal")
-    if places is not None:
-        # A fixed scale: the accepted literal casts exactly (it has <= places digits).
-        return ok, raw.cast(pl.Decimal(38, places), strict=False), pl.Decimal(38, places)
-    return ok, raw, pl.String()
+    return ok, value, pl.Decimal(38, scale)
 
 
 def _bool(spec: FieldSpec, c: dict[str, Any], raw: pl.Expr) -> _Built:
@@ -308,10 +311,8 @@ def compile_field(spec: FieldSpec, config: Mapping[str, Any], raw: pl.Expr) -> C
         raise Unsupported("constraint " + ", ".join(sorted(constraints)))
     if spec.kind in ("enum", "literal") and set(constraints) - {"strict"}:
         raise Unsupported("constraint on a choice field")
-    accept = pl.when(raw.is_null()).then(pl.lit(spec.nullable)).otherwise(ok.fill_null(False))
-    return Compiled(
-        accept=accept,
-        value=pl.when(accept).then(value),
-        dtype=dtype,
-        decimal_literal=spec.kind == "decimal" and dtype == pl.String,
-    )
+    # Null-safe without a when/then: a failed cast makes ``ok`` null, not true,
+    # and a null (empty) cell is decided by nullability alone.
+    ok = ok.fill_null(False)
+    accept = (raw.is_null() | ok) if spec.nullable else (raw.is_not_null() & ok)
+    return Compiled(accept=accept, value=value, dtype=dtype)

@@ -1,18 +1,27 @@
 """Running a compiled model over a frame, Pydantic deciding whatever it cannot.
 
-The pass over all rows is pure Polars: each field's acceptance and value
-expressions (:mod:`.compiler`). Only rows some field left undecided go further:
-their distinct undecided values are validated by Pydantic field by field
-(:class:`pipeline.schema.fallback.FieldChecker`) and joined back. A row is
-accepted iff every field accepted it, which is exactly when ``model_validate``
-accepts it; models with row-level logic run on the reference engine instead.
+The frame is processed in row slices of :data:`SLICE_ROWS`, so the memory of
+the intermediate columns is bounded by the slice, not the frame. For each slice
+one Polars query computes every field's acceptance and typed value
+(:mod:`.compiler`) and the row mask "every field accepted"; the accepted rows'
+values are kept, nothing else. Only rows some field left undecided go further:
+their text is gathered, the distinct undecided values of each field are
+validated by Pydantic (:class:`pipeline.schema.fallback.FieldChecker`, whose
+cache spans slices) and joined back. A row is accepted iff every field accepted
+it, which is exactly when ``model_validate`` accepts it; models with row-level
+logic run on the reference engine instead.
+
+Columns are assembled once, after the last slice, so the dtype rule of
+:mod:`pipeline.schema.values` sees the whole column: the result does not depend
+on the slice size.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final
 
 import polars as pl
 from pydantic import BaseModel
@@ -30,7 +39,11 @@ from pipeline.schema.values import to_series
 
 __all__ = ["validate_columnar"]
 
-_IDX = "__idx"
+#: Rows per slice: large enough that per-slice overhead is noise, small enough
+#: that the slice's intermediate columns stay a fraction of the input.
+SLICE_ROWS: Final = 250_000
+_POS = "__pos"
+_ALL = "__all"
 
 
 @dataclasses.dataclass
@@ -45,6 +58,9 @@ class _Field:
     reason: str | None = None
     absent: Checked | None = None
     results: list[Checked] = dataclasses.field(default_factory=list)
+    #: Rows of the accepted frame whose value Pydantic gave, and those values.
+    py_positions: list[pl.Series] = dataclasses.field(default_factory=list)
+    py_values: list[Any] = dataclasses.field(default_factory=list)
 
     @property
     def raw(self) -> str:
@@ -65,6 +81,10 @@ class _Field:
     @property
     def err(self) -> str:
         return f"__err{self.index}"
+
+    @property
+    def rok(self) -> str:
+        return f"__rok{self.index}"
 
 
 def _fragment(entries: list[ErrorEntry]) -> str | None:
@@ -92,67 +112,223 @@ def _prepare_fields(plan: ModelPlan, columns: list[str]) -> list[_Field]:
 
 
 def _decide(slow: pl.DataFrame, state: _Field) -> pl.DataFrame:
-    """Validate the distinct undecided values of one field with Pydantic; join back."""
+    """Validate the distinct undecided values of one field with Pydantic; join back.
+
+    Adds ``rid`` (the value's index in ``state.results``), ``rok`` (Pydantic
+    accepted it) and ``err`` (its ``_errors`` fragment) to the undecided rows.
+    """
     undecided = slow.filter(~pl.col(state.ok)).get_column(state.raw).unique(maintain_order=True)
     values = undecided.to_list()
-    state.results = [state.checker.check(v) for v in values]
+    first = len(state.results)
+    results = [state.checker.check(v) for v in values]  # cached across slices
+    state.results.extend(results)
     mapping = pl.DataFrame(
         {
             state.raw: pl.Series(values, dtype=pl.String),
-            state.rid: pl.Series(range(len(values)), dtype=pl.Int64),
-            f"__rok{state.index}": [r[0] for r in state.results],
-            state.err: pl.Series([_fragment(r[2]) for r in state.results], dtype=pl.String),
+            state.rid: pl.Series(range(first, first + len(values)), dtype=pl.Int64),
+            state.rok: pl.Series([r[0] for r in results], dtype=pl.Boolean),
+            state.err: pl.Series([_fragment(r[2]) for r in results], dtype=pl.String),
         }
     )
     joined = slow.join(mapping, on=state.raw, how="left", nulls_equal=True, maintain_order="left")
-    return joined.with_columns(
-        (pl.col(state.ok) | pl.col(f"__rok{state.index}").fill_null(False)).alias(state.ok)
-    ).drop(f"__rok{state.index}")
+    return joined.with_columns(pl.col(state.rok).fill_null(False))
 
 
-def _column(state: _Field, valid: pl.DataFrame, rescued: pl.DataFrame) -> pl.Series:
+@dataclasses.dataclass
+class _Run:
+    """What the slices of one validation gather, for assembling once at the end."""
+
+    fields: list[_Field]
+    extras_kept: list[str]
+    #: Row-independent verdict: no absent required column, no forbidden extra.
+    constant_ok: bool
+    constant_errors: list[ErrorEntry]
+    empty_columns: list[str]
+    valid_parts: list[pl.DataFrame] = dataclasses.field(default_factory=list)
+    #: Per slice, which rows were accepted (bit masks: cheap to keep).
+    keep_parts: list[pl.Series] = dataclasses.field(default_factory=list)
+    rejected_parts: list[pl.DataFrame] = dataclasses.field(default_factory=list)
+    counts: Counter[tuple[str | None, str]] = dataclasses.field(default_factory=Counter)
+    kept: int = 0
+
+    @property
+    def present(self) -> list[_Field]:
+        return [f for f in self.fields if f.key is not None]
+
+    @property
+    def compiled(self) -> list[_Field]:
+        return [f for f in self.fields if f.key is not None and f.compiled is not None]
+
+
+def _fast_pass(run: _Run, norm: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """One query: each compiled field's acceptance and value, and the all-accepted mask."""
+    compiled = run.compiled
+    # A row is certain only when every present field is compiled and accepts it.
+    certain = run.constant_ok and len(compiled) == len(run.present)
+    if not compiled or not certain:
+        everything = pl.repeat(certain, norm.height, dtype=pl.Boolean, eager=True)
+        if not compiled:
+            return pl.DataFrame(height=norm.height), everything.alias(_ALL)
+    query = (
+        norm.lazy()
+        .select(*(pl.col(f.key).alias(f.raw) for f in compiled if f.key is not None))
+        .select(
+            *(f.compiled.accept.alias(f.ok) for f in compiled if f.compiled is not None),
+            *(f.compiled.value.alias(f.value) for f in compiled if f.compiled is not None),
+        )
+    )
+    if certain:
+        query = query.with_columns(pl.all_horizontal(pl.col(f.ok) for f in compiled).alias(_ALL))
+    else:
+        query = query.with_columns(pl.lit(False).alias(_ALL))
+    stage = query.collect()
+    return stage, stage.get_column(_ALL)
+
+
+def _slow_rows(run: _Run, norm: pl.DataFrame, stage: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+    """The undecided ``rows``: their text and fast verdicts, then Pydantic's verdicts."""
+    present = run.present
+    slow = pl.DataFrame(
+        [
+            rows.alias(_POS),
+            *(norm.get_column(f.key).gather(rows).alias(f.raw) for f in present if f.key),
+            *(
+                stage.get_column(f.ok).gather(rows)
+                if f.compiled is not None
+                else pl.repeat(False, len(rows), dtype=pl.Boolean, eager=True).alias(f.ok)
+                for f in present
+            ),
+        ]
+    )
+    for state in present:
+        if not slow.get_column(state.ok).all():
+            slow = _decide(slow, state)
+    verdicts = [pl.col(f.ok) | pl.col(f.rok) if f.rok in slow.columns else pl.col(f.ok)
+                for f in present]  # fmt: skip
+    return slow.with_columns(pl.all_horizontal([*verdicts, pl.lit(run.constant_ok)]).alias(_ALL))
+
+
+def _keep_rescued(run: _Run, all_ok: pl.Series, rescued: pl.DataFrame) -> pl.Series:
+    """Mark rescued rows kept; note where Pydantic's values go in the accepted frame."""
+    rows = rescued.get_column(_POS)
+    keep = all_ok.clone().scatter(rows, True)
+    # A rescued row's place among the accepted rows of all slices so far.
+    place = keep.cast(pl.Int64).cum_sum().gather(rows) - 1 + run.kept
+    rescued = rescued.with_columns(place.alias("__place"))
+    for state in run.present:
+        # Rows whose value for this field the compiled plan did not give.
+        from_python = rescued if state.compiled is None else rescued.filter(~pl.col(state.ok))
+        if from_python.height == 0:
+            continue
+        state.py_positions.append(from_python.get_column("__place"))
+        rids = from_python.get_column(state.rid).to_list()
+        state.py_values.extend(state.results[r][1] for r in rids)
+    return keep
+
+
+def _rejected_part(run: _Run, data: pl.DataFrame, numbers: pl.Series, bad: pl.DataFrame) -> None:
+    """Quarantine the rows of ``bad``: original text, row number, ``_errors``."""
+    fragments: list[pl.Expr] = []
+    for state in run.fields:
+        if state.absent is not None:
+            fragments.append(pl.lit(_fragment(state.absent[2]), dtype=pl.String))
+        elif state.err in bad.columns:
+            fragments.append(pl.col(state.err))
+            for rid, n in bad.group_by(state.rid).len().iter_rows():
+                if rid is not None:
+                    for entry in state.results[rid][2]:
+                        run.counts[(entry["column"], entry["code"])] += n
+        if state.absent is not None:
+            for entry in state.absent[2]:
+                run.counts[(entry["column"], entry["code"])] += bad.height
+    if run.constant_errors:
+        fragments.append(pl.lit(_fragment(run.constant_errors), dtype=pl.String))
+        for entry in run.constant_errors:
+            run.counts[(entry["column"], entry["code"])] += bad.height
+    errors = (
+        pl.concat_str(
+            [pl.lit("["), pl.concat_str(fragments, separator=",", ignore_nulls=True), pl.lit("]")]
+        )
+        if fragments
+        else pl.lit("[]")
+    )
+    rows = bad.get_column(_POS)
+    run.rejected_parts.append(
+        data[rows].with_columns(
+            numbers.gather(rows).alias(ROW_NUMBER),
+            bad.with_columns(errors.alias(ERRORS)).get_column(ERRORS),
+        )
+    )
+
+
+def _run_slice(run: _Run, data: pl.DataFrame, numbers: pl.Series) -> None:
+    # An empty cell is None; readers give null already, so only columns that
+    # really hold "" pay for the rewrite.
+    norm = data.with_columns(
+        pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in run.empty_columns
+    )
+    stage, all_ok = _fast_pass(run, norm)
+    keep = all_ok
+    undecided = (~all_ok).arg_true()
+    bad = pl.DataFrame({_POS: pl.Series([], dtype=pl.UInt32)})
+    if len(undecided):
+        slow = _slow_rows(run, norm, stage, undecided)
+        rescued = slow.filter(pl.col(_ALL))
+        if rescued.height:
+            keep = _keep_rescued(run, all_ok, rescued)
+        bad = slow.filter(~pl.col(_ALL))
+    # Accepted rows need only their values (and the text of extras kept).
+    columns = [stage.get_column(f.value).alias(f.spec.name) for f in run.compiled]
+    columns += [norm.get_column(c) for c in run.extras_kept]
+    kept = data.height if len(undecided) == 0 else int(keep.sum())
+    run.keep_parts.append(keep)
+    if columns:
+        part = pl.DataFrame(columns)
+        run.valid_parts.append(part if len(undecided) == 0 else part.filter(keep))
+    run.kept += kept
+    _rejected_part(run, data, numbers, bad)
+
+
+def _decimal_literals(state: _Field, data: pl.DataFrame, keep: pl.Series) -> list[Any]:
+    """The accepted cells of a Decimal field as Pydantic reads canonical text."""
+    assert state.key is not None
+    cells = data.get_column(state.key).filter(keep).to_list()
+    return [Decimal(c) if c else None for c in cells]
+
+
+def _column(
+    state: _Field, fast: pl.DataFrame | None, height: int, data: pl.DataFrame, run: _Run
+) -> pl.Series:
     name = state.spec.name
     if state.key is None:
         assert state.absent is not None
         if state.spec.info.default_factory is not None:
             # A factory runs once per row in Pydantic; so it does here.
-            values = [state.checker.absent()[1] for _ in range(valid.height)]
+            values = [state.checker.absent()[1] for _ in range(height)]
         else:
-            values = [state.absent[1]] * valid.height
+            values = [state.absent[1]] * height
         return to_series(name, values, state.spec)
-    fast_mask = valid.get_column(f"__fast{state.index}")
-    py_values: list[Any] = []
-    if state.rid in rescued.columns:
-        # Rescued rows not accepted by the plan, in input order, as in ``valid``.
-        rids = rescued.filter(~pl.col(f"__fast{state.index}")).get_column(state.rid).to_list()
-        py_values = [state.results[r][1] for r in rids]
     if state.compiled is None:  # Pydantic decided every row of this field
-        return to_series(name, py_values, state.spec)
-    fast = valid.get_column(state.value).alias(name)
-    decimal = state.compiled is not None and state.compiled.decimal_literal
-    return combine(state.spec, fast, fast_mask, py_values, decimal_literal=decimal)
+        return to_series(name, state.py_values, state.spec)
+    positions = (
+        pl.concat(state.py_positions) if state.py_positions else pl.Series([], dtype=pl.Int64)
+    )
+    assert fast is not None
+    exact = None
+    if state.spec.kind == "decimal":
+        # The typed column has the field's scale, not each literal's exponent.
+        exact = lambda: _decimal_literals(state, data, pl.concat(run.keep_parts))  # noqa: E731
+    return combine(state.spec, fast.get_column(name), positions, state.py_values, exact)
 
 
-def _report_counts(
-    fields: list[_Field], slow: pl.DataFrame, rejected_rows: int, extra_errors: list[ErrorEntry]
-) -> dict[tuple[str | None, str], int]:
-    counts: Counter[tuple[str | None, str]] = Counter()
-    for state in fields:
-        if state.absent is not None:
-            for entry in state.absent[2]:
-                counts[(entry["column"], entry["code"])] += rejected_rows
-        elif state.rid in slow.columns:
-            per_value = slow.filter(~pl.col(state.ok)).group_by(state.rid).len()
-            for rid, n in per_value.iter_rows():
-                for entry in state.results[rid][2]:
-                    counts[(entry["column"], entry["code"])] += n
-    for entry in extra_errors:
-        counts[(entry["column"], entry["code"])] += rejected_rows
-    return {k: n for k, n in counts.items() if n}
+def validate_columnar(
+    frame: pl.DataFrame, model: type[BaseModel], *, slice_rows: int = SLICE_ROWS
+) -> ValidationResult:
+    """Validate ``frame`` with the compiled plan, Pydantic deciding what it cannot.
 
-
-def validate_columnar(frame: pl.DataFrame, model: type[BaseModel]) -> ValidationResult:
-    """Validate ``frame`` with the compiled plan, Pydantic deciding what it cannot."""
+    ``slice_rows`` bounds the rows processed at once; the result does not
+    depend on it.
+    """
     plan = plan_model(model)
     reason = model_fallback_reason(plan)
     if reason is not None:
@@ -166,6 +342,9 @@ def validate_columnar(frame: pl.DataFrame, model: type[BaseModel]) -> Validation
     data, numbers = prepare_input(frame)
     columns = data.columns
     fields = _prepare_fields(plan, columns)
+    output = output_columns(plan, columns)
+    specs = {f.spec.name: f for f in fields}
+    extras_kept = [c for c in output if c not in specs]
     extras = [c for c in columns if c not in plan.consumed_columns(columns)]
     extra_errors: list[ErrorEntry] = []
     if plan.extra == "forbid":
@@ -173,93 +352,34 @@ def validate_columnar(frame: pl.DataFrame, model: type[BaseModel]) -> Validation
             {"column": c, "code": "extra_column", "message": "Extra inputs are not permitted"}
             for c in extras
         ]
-    # Row-independent verdicts: an absent required column or a forbidden extra.
-    constant_ok = not extra_errors and all(f.absent is None or f.absent[0] for f in fields)
-    present = [f for f in fields if f.key is not None]
-    # An empty cell is None; readers give null already, so only columns that
-    # really hold "" pay for the rewrite.
-    has_empty = data.select((pl.col(c) == "").any() for c in columns).row(0) if columns else ()
-    norm = data.with_columns(
-        pl.when(pl.col(c) != "").then(pl.col(c)).alias(c)
-        for c, empty in zip(columns, has_empty, strict=True)
-        if empty
+    used = [f.key for f in fields if f.key is not None] + extras_kept
+    has_empty = data.select((pl.col(c) == "").any() for c in used).row(0) if used else ()
+    run = _Run(
+        fields=fields,
+        extras_kept=extras_kept,
+        constant_ok=not extra_errors and all(f.absent is None or f.absent[0] for f in fields),
+        constant_errors=extra_errors,
+        empty_columns=[c for c, empty in zip(used, has_empty, strict=True) if empty],
     )
-    # One lazy query, so Polars shares the sub-expressions of acceptance and value.
-    stage = (
-        norm.lazy()
-        .select(
-            pl.int_range(pl.len(), dtype=pl.Int64).alias(_IDX),
-            *(pl.col(f.key).alias(f.raw) for f in present if f.key is not None),
-        )
-        .with_columns(
-            *((f.compiled.accept if f.compiled else pl.lit(False)).alias(f.ok) for f in present),
-            *(
-                (f.compiled.value if f.compiled else pl.lit(None, dtype=pl.String)).alias(f.value)
-                for f in present
-            ),
-        )
-        .with_columns(
-            pl.all_horizontal([pl.col(f.ok) for f in present] + [pl.lit(constant_ok)]).alias(
-                "__all"
-            ),
-            *(pl.col(f.ok).alias(f"__fast{f.index}") for f in present),
-        )
-        .collect()
-    )
-    # Accepted rows need only the values; undecided rows also their text.
-    value_columns = [_IDX, "__all", *(f"__fast{f.index}" for f in present),
-                     *(f.value for f in present)]  # fmt: skip
-    slow = stage.filter(~pl.col("__all"))
-    for state in present:
-        if slow.height and not slow.get_column(state.ok).all():
-            slow = _decide(slow, state)
-    slow = slow.with_columns(
-        pl.all_horizontal([pl.col(f.ok) for f in present] + [pl.lit(constant_ok)]).alias("__all")
-    )
-    rescued = slow.filter(pl.col("__all"))
-    # Rows Pydantic rescued rejoin the accepted rows in place: a filter keeps
-    # input order without sorting wide frames.
-    keep = pl.col("__all")
-    if rescued.height:
-        keep = keep | pl.col(_IDX).is_in(rescued.get_column(_IDX).implode())
-    valid = stage.select(value_columns).filter(keep)
-    rejected_stage = slow.filter(~pl.col("__all"))
+    step = max(1, slice_rows)
+    for offset in range(0, max(data.height, 1), step):
+        _run_slice(run, data.slice(offset, step), numbers.slice(offset, step))
 
-    specs = {f.spec.name: f for f in fields}
-    valid_idx = valid.get_column(_IDX)
+    fast = pl.concat(run.valid_parts, how="vertical", rechunk=False) if run.valid_parts else None
     out: list[pl.Series] = []
-    for name in output_columns(plan, columns):
+    for name in output:
         if name in specs:
-            out.append(_column(specs[name], valid, rescued).alias(name))
+            out.append(_column(specs[name], fast, run.kept, data, run).alias(name))
         else:  # an extra column kept by extra='allow': Pydantic keeps the text
-            out.append(norm.get_column(name).gather(valid_idx))
-    valid_frame = pl.DataFrame(out, height=valid.height)
-
-    fragments: list[pl.Expr] = []
-    for state in fields:
-        if state.absent is not None:
-            fragments.append(pl.lit(_fragment(state.absent[2]), dtype=pl.String))
-        elif state.err in rejected_stage.columns:
-            fragments.append(pl.col(state.err))
-    if extra_errors:
-        fragments.append(pl.lit(_fragment(extra_errors), dtype=pl.String))
-    errors_expr = (
-        pl.concat_str(
-            [pl.lit("["), pl.concat_str(fragments, separator=",", ignore_nulls=True), pl.lit("]")]
-        )
-        if fragments
-        else pl.lit("[]")
-    )
-    reasons = rejected_stage.select(_IDX, errors_expr.alias(ERRORS))
-    rejected_idx = reasons.get_column(_IDX)
-    rejected = data.select(pl.all().gather(rejected_idx)).with_columns(
-        numbers.gather(rejected_idx).alias(ROW_NUMBER), reasons.get_column(ERRORS)
-    )
+            assert fast is not None
+            out.append(fast.get_column(name))
+    valid_frame = pl.DataFrame(out) if out else pl.DataFrame(height=run.kept)
+    rejected = pl.concat(run.rejected_parts, how="vertical", rechunk=False)
     report = ValidationReport(
         total=data.height,
         valid_count=valid_frame.height,
         rejected_count=rejected.height,
-        error_counts=_report_counts(fields, slow, rejected.height, extra_errors),
+        error_counts={k: n for k, n in run.counts.items() if n},
         columnar_fields=tuple(f.spec.name for f in fields if f.compiled is not None),
         fallback_fields=tuple(f.spec.name for f in fields if f.compiled is None),
         engine="columnar",
