@@ -34,7 +34,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_err = Console(stderr=True, highlight=False)
+_err = Console(stderr=True, highlight=False, markup=False)
 
 AuditArg = Annotated[Path, typer.Argument(help="The audit log (JSON Lines).", metavar="AUDIT")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]

@@ -17,7 +17,7 @@ import polars as pl
 import typer
 import yaml
 
-from pipeline.cli.render import emit_json, fail, stderr
+from pipeline.cli.render import emit_json, fail, stderr, styled
 from pipeline.context import utc_now
 from pipeline.errors import ConfigError, InputError, PipelineError, SpecError
 from pipeline.quality import QualityOutcome, QualitySection, evaluate, parse_quality
@@ -178,12 +178,18 @@ def check(
     except PipelineError as error:
         raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None
     stderr.print(results_table(outcome.results, title=f"quality: {input_path}"))
-    state = "[green]passed[/]" if outcome.passed else "[red]failed[/]"
+    state = ("passed", "green") if outcome.passed else ("failed", "red")
     stderr.print(
-        f"check {state}: {counts['valid_records']} rows checked, "
-        f"{len(outcome.failed_errors)} error rule(s) and "
-        f"{len(outcome.failed_warnings)} warning rule(s) failed",
-        markup=True,
+        styled(
+            ("check ", None),
+            state,
+            (
+                f": {counts['valid_records']} rows checked, "
+                f"{len(outcome.failed_errors)} error rule(s) and "
+                f"{len(outcome.failed_warnings)} warning rule(s) failed",
+                None,
+            ),
+        )
     )
     if as_json:
         emit_json(_payload(input_path, counts, outcome))

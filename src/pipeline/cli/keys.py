@@ -22,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_err = Console(stderr=True, highlight=False)
+_err = Console(stderr=True, highlight=False, markup=False)
 
 
 @app.command()

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.cli.render import styled
 from pipeline.errors import LineageError, PipelineError
 from pipeline.lineage.graph import GraphFormat, lineage_graph, render
 from pipeline.lineage.openlineage import DEFAULT_SPOOL, LineageEmitter
@@ -27,7 +28,7 @@ app = typer.Typer(
     help="Query lineage (ancestors, descendants, impact, history), draw it, flush OpenLineage.",
     no_args_is_help=True,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, markup=False)
 
 StoreOpt = Annotated[
     Path, typer.Option("--store", help="Lineage store (SQLite) written by `pipeline run`.")
@@ -43,12 +44,14 @@ def _guard(debug: bool, work: Callable[[], int]) -> None:
     except PipelineError as exc:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err.print(styled(("error: ", "red"), (str(exc), None)), highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except Exception as exc:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        err.print(
+            styled(("error: ", "red"), (f"{type(exc).__name__}: {exc}", None)), highlight=False
+        )
         raise typer.Exit(2) from None
     raise typer.Exit(code)
 
@@ -205,7 +208,9 @@ def flush(
         else:
             err.print(f"delivered {result.delivered}, still spooled {result.remaining}")
             for error in result.errors:
-                err.print(f"[yellow]not delivered:[/yellow] {error}", highlight=False)
+                err.print(
+                    styled(("not delivered: ", "yellow"), (str(error), None)), highlight=False
+                )
         return 0 if result.ok else 1
 
     _guard(debug, work)

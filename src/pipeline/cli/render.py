@@ -12,12 +12,23 @@ import traceback
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from pipeline.errors import PipelineError
 
-__all__ = ["emit_json", "fail", "stderr"]
+__all__ = ["emit_json", "fail", "stderr", "styled"]
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: paths, column names and messages come from users' data and files;
+# a "[/]" in a file name must print as text, not be parsed as Rich markup.
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def styled(*parts: tuple[str, str | None]) -> Text:
+    """Text from (text, style) parts; user text is never parsed as markup."""
+    out = Text()
+    for text, style in parts:
+        out.append(text, style=style)
+    return out
 
 
 def emit_json(payload: dict[str, Any]) -> None:
@@ -39,7 +50,7 @@ def fail(error: BaseException, *, debug: bool, as_json: bool = False) -> int:
         code = 2
         text = f"unexpected {type(error).__name__}. Hint: run again with --debug and report it."
         payload = {"success": False, "errors": [{"code": type(error).__name__}]}
-    stderr.print(f"[bold red]error:[/] {text}", markup=True, highlight=False)
+    stderr.print(styled(("error: ", "bold red"), (text, None)))
     if as_json:
         emit_json(payload)
     return code

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.render import emit_json, fail, stderr
+from pipeline.cli.render import emit_json, fail, stderr, styled
 from pipeline.errors import ConfigError, PipelineError, error_for_code
 from pipeline.result import PipelineResult
 from pipeline.runner import execute
@@ -20,12 +20,18 @@ __all__ = ["run"]
 
 
 def _summary(result: PipelineResult) -> None:
-    state = "[green]succeeded[/]" if result.success else "[red]failed[/]"
+    state = ("succeeded", "green") if result.success else ("failed", "red")
     filtered = sum(result.filtered_records.values())
     stderr.print(
-        f"run {result.run_id} {state}: {result.input_records} in → "
-        f"{result.output_records} out, {result.rejected_records} rejected, {filtered} filtered",
-        markup=True,
+        styled(
+            (f"run {result.run_id} ", None),
+            state,
+            (
+                f": {result.input_records} in → {result.output_records} out, "
+                f"{result.rejected_records} rejected, {filtered} filtered",
+                None,
+            ),
+        )
     )
     if result.output_hash:
         stderr.print(f"  output  {result.output_path}  sha256:{result.output_hash}")

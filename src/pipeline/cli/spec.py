@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.render import emit_json, fail, stderr
+from pipeline.cli.render import emit_json, fail, stderr, styled
 from pipeline.errors import PipelineError
 from pipeline.spec import PipelineSpec
 from pipeline.spec_check import check_spec
@@ -42,7 +42,10 @@ def check(
         emit_json(report.to_dict())
         return
     stderr.print(
-        f"[green]ok[/]: {spec_path} ({report.name}, spec sha256:{report.spec_hash})", markup=True
+        styled(
+            ("ok", "green"),
+            (f": {spec_path} ({report.name}, spec sha256:{report.spec_hash})", None),
+        )
     )
     for step in report.steps:
         columns = ", ".join(c["name"] for c in step["columns"])

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.quality.results import RuleResult
 
 __all__ = ["results_table"]
 
 
-def _status(result: RuleResult) -> str:
+def _status(result: RuleResult) -> Text:
     if result.passed:
-        return "[green]pass[/]"
-    return "[red]FAIL[/]" if result.severity == "error" else "[yellow]warn[/]"
+        return Text("pass", style="green")
+    if result.severity == "error":
+        return Text("FAIL", style="red")
+    return Text("warn", style="yellow")
 
 
 def results_table(results: Sequence[RuleResult], *, title: str = "quality") -> Table:
