@@ -143,7 +143,6 @@ class _Run:
     #: Row-independent verdict: no absent required column, no forbidden extra.
     constant_ok: bool
     constant_errors: list[ErrorEntry]
-    empty_columns: list[str]
     valid_parts: list[pl.DataFrame] = dataclasses.field(default_factory=list)
     #: Per slice, which rows were accepted (bit masks: cheap to keep).
     keep_parts: list[pl.Series] = dataclasses.field(default_factory=list)
@@ -160,20 +159,37 @@ class _Run:
         return [f for f in self.fields if f.key is not None and f.compiled is not None]
 
 
-def _fast_pass(run: _Run, norm: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """One query: each compiled field's acceptance and value, and the all-accepted mask."""
+def _not_empty(column: str) -> pl.Expr:
+    return pl.col(column).str.len_bytes() != 0
+
+
+def _empty_as_null(column: str) -> pl.Expr:
+    return pl.when(_not_empty(column)).then(pl.col(column)).alias(column)
+
+
+def _fast_pass(run: _Run, data: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """One query: each compiled field's acceptance and value, and the all-accepted mask.
+
+    An empty cell means None to Pydantic. Readers give null already, so rather
+    than rewrite every column, a cell holding "" is simply left undecided here
+    (the slow path reads it as None).
+    """
     compiled = run.compiled
     # A row is certain only when every present field is compiled and accepts it.
     certain = run.constant_ok and len(compiled) == len(run.present)
     if not compiled or not certain:
-        everything = pl.repeat(certain, norm.height, dtype=pl.Boolean, eager=True)
+        everything = pl.repeat(certain, data.height, dtype=pl.Boolean, eager=True)
         if not compiled:
-            return pl.DataFrame(height=norm.height), everything.alias(_ALL)
+            return pl.DataFrame(height=data.height), everything.alias(_ALL)
     query = (
-        norm.lazy()
+        data.lazy()
         .select(*(pl.col(f.key).alias(f.raw) for f in compiled if f.key is not None))
         .select(
-            *(f.compiled.accept.alias(f.ok) for f in compiled if f.compiled is not None),
+            *(
+                (f.compiled.accept & _not_empty(f.raw).fill_null(True)).alias(f.ok)
+                for f in compiled
+                if f.compiled is not None
+            ),
             *(f.compiled.value.alias(f.value) for f in compiled if f.compiled is not None),
         )
     )
@@ -185,13 +201,13 @@ def _fast_pass(run: _Run, norm: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     return stage, stage.get_column(_ALL)
 
 
-def _slow_rows(run: _Run, norm: pl.DataFrame, stage: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+def _slow_rows(run: _Run, data: pl.DataFrame, stage: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
     """The undecided ``rows``: their text and fast verdicts, then Pydantic's verdicts."""
     present = run.present
     slow = pl.DataFrame(
         [
             rows.alias(_POS),
-            *(norm.get_column(f.key).gather(rows).alias(f.raw) for f in present if f.key),
+            *(data.get_column(f.key).gather(rows).alias(f.raw) for f in present if f.key),
             *(
                 stage.get_column(f.ok).gather(rows)
                 if f.compiled is not None
@@ -199,7 +215,7 @@ def _slow_rows(run: _Run, norm: pl.DataFrame, stage: pl.DataFrame, rows: pl.Seri
                 for f in present
             ),
         ]
-    )
+    ).with_columns(_empty_as_null(f.raw) for f in present)
     for state in present:
         if not slow.get_column(state.ok).all():
             slow = _decide(slow, state)
@@ -234,10 +250,9 @@ def _rejected_part(run: _Run, data: pl.DataFrame, numbers: pl.Series, bad: pl.Da
             fragments.append(pl.lit(_fragment(state.absent[2]), dtype=pl.String))
         elif state.err in bad.columns:
             fragments.append(pl.col(state.err))
-            for rid, n in bad.group_by(state.rid).len().iter_rows():
-                if rid is not None:
-                    for entry in state.results[rid][2]:
-                        run.counts[(entry["column"], entry["code"])] += n
+            for rid, n in Counter(bad.get_column(state.rid).drop_nulls().to_list()).items():
+                for entry in state.results[rid][2]:
+                    run.counts[(entry["column"], entry["code"])] += n
         if state.absent is not None:
             for entry in state.absent[2]:
                 run.counts[(entry["column"], entry["code"])] += bad.height
@@ -262,24 +277,20 @@ def _rejected_part(run: _Run, data: pl.DataFrame, numbers: pl.Series, bad: pl.Da
 
 
 def _run_slice(run: _Run, data: pl.DataFrame, numbers: pl.Series) -> None:
-    # An empty cell is None; readers give null already, so only columns that
-    # really hold "" pay for the rewrite.
-    norm = data.with_columns(
-        pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in run.empty_columns
-    )
-    stage, all_ok = _fast_pass(run, norm)
+    stage, all_ok = _fast_pass(run, data)
     keep = all_ok
     undecided = (~all_ok).arg_true()
     bad = pl.DataFrame({_POS: pl.Series([], dtype=pl.UInt32)})
     if len(undecided):
-        slow = _slow_rows(run, norm, stage, undecided)
+        slow = _slow_rows(run, data, stage, undecided)
         rescued = slow.filter(pl.col(_ALL))
         if rescued.height:
             keep = _keep_rescued(run, all_ok, rescued)
         bad = slow.filter(~pl.col(_ALL))
     # Accepted rows need only their values (and the text of extras kept).
     columns = [stage.get_column(f.value).alias(f.spec.name) for f in run.compiled]
-    columns += [norm.get_column(c) for c in run.extras_kept]
+    if run.extras_kept:
+        columns += data.select(_empty_as_null(c) for c in run.extras_kept).get_columns()
     kept = data.height if len(undecided) == 0 else int(keep.sum())
     run.keep_parts.append(keep)
     if columns:
@@ -352,14 +363,11 @@ def validate_columnar(
             {"column": c, "code": "extra_column", "message": "Extra inputs are not permitted"}
             for c in extras
         ]
-    used = [f.key for f in fields if f.key is not None] + extras_kept
-    has_empty = data.select((pl.col(c) == "").any() for c in used).row(0) if used else ()
     run = _Run(
         fields=fields,
         extras_kept=extras_kept,
         constant_ok=not extra_errors and all(f.absent is None or f.absent[0] for f in fields),
         constant_errors=extra_errors,
-        empty_columns=[c for c, empty in zip(used, has_empty, strict=True) if empty],
     )
     step = max(1, slice_rows)
     for offset in range(0, max(data.height, 1), step):
