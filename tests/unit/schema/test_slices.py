@@ -170,3 +170,60 @@ def test_fallback_fields_and_empty_frames_slice_alike() -> None:
     empty = frame.clear()
     assert_same(validate(empty, Checked), validate_columnar(empty, Checked, slice_rows=2))
     assert_same(validate(claims(0), Claim), validate_columnar(claims(0), Claim, slice_rows=2))
+
+
+class Blank(str, enum.Enum):  # noqa: UP042 - the (str, Enum) form users write
+    EMPTY = ""
+    FULL = "x"
+
+
+class Texts(BaseModel, extra="allow"):
+    name: str
+    note: str | None
+    pattern: str | None = Field(default=None, pattern=r"^a*$")
+    blank: Blank | None = None
+    size: int | None = None
+
+
+def test_cells_holding_empty_text_are_none_as_in_the_reference() -> None:
+    # Readers give null for an empty cell, but a frame may hold "": never text.
+    frame = pl.DataFrame(
+        {
+            "name": ["", "a", "", "b"],
+            "note": ["", "n", None, ""],
+            "pattern": ["", "aa", "", "b"],
+            "blank": ["", "x", "", None],
+            "size": ["", "1", "", " 2"],
+            "other": ["", "o", None, "p"],
+        }
+    )
+    reference = validate(frame, Texts, engine="reference")
+    for size in (1, 3, 100):
+        result = validate_columnar(frame, Texts, slice_rows=size)
+        assert_frame_equal(result.valid, reference.valid)
+        assert_frame_equal(result.rejected, reference.rejected)
+    assert reference.valid.height == 1  # "" is a missing name, not an empty one
+
+
+class Units(BaseModel):
+    units: int
+    code: str = Field(pattern=r"^[A-Z]+$")
+
+
+def test_pydantic_sees_each_distinct_undecided_value_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.schema.fallback import FieldChecker
+
+    seen: list[object] = []
+    run = FieldChecker._run
+
+    def counting(self: FieldChecker, payload: dict[str, object], redact: list[object]) -> object:
+        seen.extend(payload.values())
+        return run(self, payload, redact)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FieldChecker, "_run", counting)
+    frame = pl.DataFrame(
+        {"units": [" 7 ", "5", "5.0", " 7 ", "x"] * 40, "code": ["AB", "ab", "AB", "C", "ab"] * 40}
+    )
+    result = validate_columnar(frame, Units, slice_rows=7)
+    assert sorted(map(str, seen)) == sorted([" 7 ", "5.0", "x", "ab"])
+    assert result.report.valid_count == 120

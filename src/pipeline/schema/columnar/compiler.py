@@ -294,7 +294,10 @@ _BUILDERS: Final[dict[str, Callable[[FieldSpec, dict[str, Any], pl.Expr], _Built
 
 
 def compile_field(spec: FieldSpec, config: Mapping[str, Any], raw: pl.Expr) -> Compiled:
-    """Compile ``spec`` over ``raw`` (its text, null for an empty cell)."""
+    """Compile ``spec`` over the column ``raw`` (its text, null for an empty cell).
+
+    A cell holding "" (an empty cell a reader did not make null) is never accepted.
+    """
     constraints = collect_constraints(spec, config)
     if constraints.get("strict") and spec.kind != "str":
         raise Unsupported("strict mode")
@@ -315,4 +318,8 @@ def compile_field(spec: FieldSpec, config: Mapping[str, Any], raw: pl.Expr) -> C
     # and a null (empty) cell is decided by nullability alone.
     ok = ok.fill_null(False)
     accept = (raw.is_null() | ok) if spec.nullable else (raw.is_not_null() & ok)
+    name = raw.meta.output_name()
+    if pl.DataFrame({name: [""]}, schema={name: pl.String}).select(accept).item():
+        # An empty cell is None to Pydantic: never accept "" as text.
+        accept = accept & (raw.str.len_bytes() != 0).fill_null(True)
     return Compiled(accept=accept, value=value, dtype=dtype)

@@ -185,11 +185,7 @@ def _fast_pass(run: _Run, data: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
         data.lazy()
         .select(*(pl.col(f.key).alias(f.raw) for f in compiled if f.key is not None))
         .select(
-            *(
-                (f.compiled.accept & _not_empty(f.raw).fill_null(True)).alias(f.ok)
-                for f in compiled
-                if f.compiled is not None
-            ),
+            *(f.compiled.accept.alias(f.ok) for f in compiled if f.compiled is not None),
             *(f.compiled.value.alias(f.value) for f in compiled if f.compiled is not None),
         )
     )
