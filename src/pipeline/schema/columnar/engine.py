@@ -370,6 +370,7 @@ def validate_columnar(
         _run_slice(run, data.slice(offset, step), numbers.slice(offset, step))
 
     fast = pl.concat(run.valid_parts, how="vertical", rechunk=False) if run.valid_parts else None
+    run.valid_parts.clear()
     out: list[pl.Series] = []
     for name in output:
         if name in specs:
@@ -377,6 +378,8 @@ def validate_columnar(
         else:  # an extra column kept by extra='allow': Pydantic keeps the text
             assert fast is not None
             out.append(fast.get_column(name))
+        if fast is not None and name in fast.columns:
+            fast = fast.drop(name)  # a column rewritten by ``combine`` frees its parts
     valid_frame = pl.DataFrame(out) if out else pl.DataFrame(height=run.kept)
     rejected = pl.concat(run.rejected_parts, how="vertical", rechunk=False)
     report = ValidationReport(
