@@ -24,6 +24,7 @@ from pipeline.audit.log import AuditLogger
 from pipeline.context import RunContext, format_timestamp, utc_now
 from pipeline.errors import (
     AuditError,
+    ConfigError,
     InternalError,
     PipelineError,
     QualityGateError,
@@ -33,6 +34,7 @@ from pipeline.execution.batch import run_batch
 from pipeline.execution.common import Execution, Plan, QualityStage
 from pipeline.execution.streaming import run_streaming
 from pipeline.io import open_sink, open_source
+from pipeline.io.atomic import commit_lock
 from pipeline.io.registry import redact
 from pipeline.lineage import DatasetRef, LineageEmitter, LineageTracker, RunLineage, SourceCode
 from pipeline.progress import ProgressReporter
@@ -49,7 +51,8 @@ def run_pipeline(config: PipelineConfig | PipelineSpec) -> PipelineResult:
 
     A run that fails still returns a :class:`PipelineResult` with
     ``success=False`` and the error in ``errors``; only an audit log that
-    cannot be opened at all raises (there is nowhere to record the failure).
+    cannot be opened at all, or that would overwrite another of the run's files,
+    raises (there is nowhere safe to record the failure).
     """
     return execute(config).result
 
@@ -94,6 +97,8 @@ class _Run:
             actor=config.actor,
             reason=config.reason,
         )
+        # Before the audit log is opened: it must not be the output or the input.
+        _check_distinct_paths(config)
         _ensure_parent(config.audit_path)
         self.audit = AuditLogger(
             config.audit_path, actor=config.actor, signing_key=config.signing_key
@@ -109,6 +114,7 @@ class _Run:
         self.source_code: list[SourceCode] = []
         self.emitter: LineageEmitter | None = None
         self.plan: Plan | None = None
+        self.tracker: LineageTracker | None = None
 
     def log(self, stage: str, action: str, status: str, **kwargs: Any) -> None:
         """Append an audit entry for this run (the ``AuditFn`` execution calls)."""
@@ -125,6 +131,13 @@ class _Run:
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> PipelineResult:
+        try:
+            return self._execute()
+        finally:
+            if self.tracker is not None:
+                self.tracker.close()
+
+    def _execute(self) -> PipelineResult:
         self.log("pipeline", "run_pipeline", "started", details=self._start_details())
         try:
             plan = self._prepare()
@@ -179,6 +192,9 @@ class _Run:
         quarantine = open_sink(config.resolved_quarantine, "csv")
         model = _model(config.schema_ref)
         steps = compile_steps(list(config.steps), base_dir=config.base_dir)
+        # Open the lineage store now: an unusable store must fail the run before any
+        # output is replaced, not after.
+        self.tracker = LineageTracker(store=config.resolved_lineage_store)
         self.fingerprints = {s.name: s.fingerprint for s in steps if s.fingerprint}
         self.source_code = [
             SourceCode.from_callable(s.name, s.function) for s in steps if s.function is not None
@@ -235,12 +251,15 @@ class _Run:
             details={"location": redact(str(self.config.output_path))},
         )
         try:
-            if staged_q is not None:
-                self.quarantine_hash = staged_q.commit().digest
-                staged_q = None
-            if staged_out is not None and not (over or gate):
-                self.output_hash = staged_out.commit().digest
-                staged_out = None
+            # One lock across both renames: a concurrent run of the same pipeline cannot
+            # leave its quarantine beside our output.
+            with commit_lock(self.config.output_path):
+                if staged_q is not None:
+                    self.quarantine_hash = staged_q.commit().digest
+                    staged_q = None
+                if staged_out is not None and not (over or gate):
+                    self.output_hash = staged_out.commit().digest
+                    staged_out = None
         finally:
             for pending in (staged_out, staged_q):
                 if pending is not None:
@@ -362,8 +381,8 @@ class _Run:
 
     def _record_lineage(self) -> None:
         self.stage = "lineage"
-        with LineageTracker(store=self.config.resolved_lineage_store) as tracker:
-            tracker.record_run(self._run_lineage("completed"))
+        assert self.tracker is not None
+        self.tracker.record_run(self._run_lineage("completed"))
         self.lineage_id = self.ctx.run_id
 
     # -- endings -------------------------------------------------------------------------------
@@ -440,6 +459,43 @@ def _ensure_parent(path: Path) -> None:
         raise AuditError(
             f"cannot create the audit log's directory ({exc.strerror or exc})", dataset=str(path)
         ) from None
+
+
+def _local(location: Path | str) -> str:
+    text = str(location)
+    if text.startswith("memory://") or ("://" in text and not text.startswith("file://")):
+        return text
+    path = text.removeprefix("file://")
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):  # a symlink loop: the reader names it later
+        return str(Path(path).absolute())
+
+
+def _check_distinct_paths(config: PipelineConfig) -> None:
+    """Input, output, quarantine, audit log and lineage store must be five places.
+
+    A rename onto another of them would silently replace the input or the evidence.
+    """
+    audit = config.audit_path
+    places = {
+        "input": _local(config.input_path),
+        "output": _local(config.output_path),
+        "quarantine": _local(config.resolved_quarantine),
+        "audit log": _local(audit),
+        "audit checkpoints": _local(audit.with_name(audit.name + ".checkpoints")),
+        "lineage store": _local(config.resolved_lineage_store),
+    }
+    seen: dict[str, str] = {}
+    for role, place in places.items():
+        if place in seen:
+            raise ConfigError(
+                f"the {role} and the {seen[place]} are the same file ({redact(place)})",
+                key=role.replace(" ", "_"),
+                hint=f"give the {role} its own path; writing one over the other would "
+                "destroy data or evidence",
+            )
+        seen[place] = role
 
 
 def _model(ref: str | type[BaseModel] | None) -> type[BaseModel] | None:

@@ -6,9 +6,11 @@ keys are errors (``extra='forbid'``) so a typo never silently changes a run.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -83,7 +85,11 @@ class PipelineConfig(BaseModel):
         """The job name used in audit and lineage."""
         if self.pipeline_id:
             return self.pipeline_id
-        return Path(str(self.output_path)).stem or "pipeline"
+        # The output's file stem, without a URI's query (it may hold credentials).
+        text = str(self.output_path)
+        path = urlsplit(text).path if "://" in text else text
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(path).stem).strip("_.")
+        return stem or "pipeline"
 
     @property
     def resolved_lineage_store(self) -> Path:

@@ -424,14 +424,6 @@ def test_markup_in_an_output_path_is_not_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: in streaming mode a step that fails on the data (cast) is reported as "
-        "'Polars could not write the csv file' with a hint to choose another output path; "
-        "batch mode names the step. The error must name the step, not blame the output"
-    ),
-)
 def test_streaming_step_failure_names_the_step(tmp_path: Path) -> None:
     (tmp_path / "in.csv").write_text("id,v\n1,a\n2,b\n")
     (tmp_path / "spec.yaml").write_text(
@@ -459,14 +451,6 @@ COLLISIONS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: output, quarantine, audit and input paths are not checked for collisions; the "
-        "later rename silently replaces the other file (rejected rows lost, input or audit log "
-        "overwritten) and the run still exits 0"
-    ),
-)
 @pytest.mark.parametrize("name", sorted(COLLISIONS))
 def test_colliding_paths_never_destroy_input_or_evidence(tmp_path: Path, name: str) -> None:
     source = tmp_path / "in.csv"
@@ -489,14 +473,6 @@ def test_colliding_paths_never_destroy_input_or_evidence(tmp_path: Path, name: s
         assert not (tmp_path / "o.csv").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the lineage store is opened only after the output is committed; an unusable "
-        "lineage.db makes the run exit 2 with a `failed` entry although the new output has "
-        "already replaced the previous one"
-    ),
-)
 def test_failed_run_leaves_previous_output(tmp_path: Path) -> None:
     out = tmp_path / "out" / "o.csv"
     out.parent.mkdir()
@@ -637,14 +613,6 @@ main(sys.argv[2:])
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the quarantine and the output of a run are committed by two unlocked renames; a "
-        "concurrent run committing in between leaves run A's output beside run B's quarantine "
-        "(a pair no run produced, conservation unprovable from the files on disk)"
-    ),
-)
 def test_concurrent_runs_leave_a_matching_output_and_quarantine(tmp_path: Path) -> None:
     """Fault injection: run A is descheduled between its two renames (as a busy host may)."""
     out = tmp_path / "out" / "o.csv"
@@ -835,14 +803,6 @@ URIS = [
     pytest.param(
         "postgresql://h/db?user=u&password=hunter2",
         id="query-password",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason=(
-                "BUG: redact() and the audit redactor only mask user:password@ "
-                "userinfo; a password in the query string (?password=...) is written "
-                "verbatim to stderr, the --json result and the audit log"
-            ),
-        ),
     ),
 ]
 

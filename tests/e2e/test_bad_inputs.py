@@ -108,14 +108,14 @@ def test_unwritable_audit_path(tmp_path: Path, repo: Path) -> None:
 def test_full_disk_while_writing_leaves_no_partial_output(tmp_path: Path) -> None:
     """A file-size limit makes writes fail with EFBIG, as a full disk fails them with ENOSPC."""
     source = tmp_path / "big.csv"
-    source.write_text("id,text\n" + "".join(f"{i},{'x' * 40}\n" for i in range(4000)))
+    source.write_text("id,text\n" + "".join(f"{i},{'x' * 40}\n" for i in range(20000)))
     out = tmp_path / "out" / "o.csv"
     out.parent.mkdir()
     out.write_text("previous\n")
     code = (
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))\n"
         "from pipeline.cli import main\n"
         f"main(['run', '--input', {str(source)!r}, '--output', {str(out)!r},"
         f" '--audit', {str(tmp_path / 'audit.jsonl')!r}])\n"

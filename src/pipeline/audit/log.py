@@ -44,6 +44,7 @@ from pipeline.audit.note import Signer
 from pipeline.audit.storage import AppendFile
 from pipeline.audit.vocabulary import check_entry_vocabulary
 from pipeline.errors import AuditError
+from pipeline.redaction import redact_uri
 
 __all__ = ["AuditLogger", "read_entries"]
 
@@ -53,10 +54,6 @@ _SECRET_KEY = re.compile(
 )
 # Bounded repetitions keep this linear on long strings (an unbounded scheme
 # pattern backtracks quadratically over a long run of word characters).
-_URI_CREDENTIALS = re.compile(
-    r"(?P<scheme>[a-zA-Z][\w+.-]{0,31}://)(?P<user>[^:/@\s]{0,256}):[^@/\s]{1,1024}@"
-)
-
 
 def _default_actor() -> str:
     try:
@@ -68,9 +65,7 @@ def _default_actor() -> str:
 def _redact(value: Any) -> Any:
     """Redact URI credentials in strings; reject keys that name secrets."""
     if isinstance(value, str):
-        if "://" not in value:
-            return value
-        return _URI_CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", value)
+        return redact_uri(value)
     if isinstance(value, dict):
         for key in value:
             if not isinstance(key, str):

@@ -39,7 +39,7 @@ from pipeline.infer import TypeInferrer
 from pipeline.io.base import ROW_NUMBER
 from pipeline.io.csv_reader import read_header, scan_csv_bytes, scan_text_csv
 from pipeline.io.files import FileSource
-from pipeline.steps import ColumnLineage
+from pipeline.steps import ColumnLineage, Step
 
 __all__ = ["BATCH_ROWS", "run_streaming"]
 
@@ -300,8 +300,9 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
             staged, _ = plan.sink.stage_lazy(final)
         except pl.exceptions.PolarsError as exc:
             out.staged_quarantine.abort()
-            if plan.steps:
-                raise step_error(plan.steps[-1], exc) from exc
+            failing = _failing_step(plan, plans)
+            if failing is not None:
+                raise step_error(failing, exc) from exc
             raise PipelineError(
                 f"the streaming plan failed ({type(exc).__name__})",
                 hint="run again with --debug, or in batch mode",
@@ -322,6 +323,17 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
         )
     out.output_records = staged.records
     return out
+
+
+def _failing_step(plan: Plan, plans: list[pl.LazyFrame]) -> Step | None:
+    """Which step a failed plan broke in: run the plan step by step until one fails."""
+    for step, after in zip(plan.steps, plans[1:], strict=True):
+        try:
+            # null_count of every column forces every expression, in bounded memory.
+            after.select(pl.all().null_count()).collect(engine="streaming")
+        except pl.exceptions.PolarsError:
+            return step
+    return None
 
 
 class _RowCounter:

@@ -10,14 +10,15 @@ a failure while staging leaves every previous output untouched.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pipeline.errors import OutputError
 
-__all__ = ["check_writable_target", "fsync_directory", "publish", "stage_file"]
+__all__ = ["check_writable_target", "commit_lock", "fsync_directory", "publish", "stage_file"]
 
 
 def fsync_directory(directory: Path) -> None:
@@ -90,3 +91,29 @@ def publish(temp: Path, target: Path) -> None:
         raise OutputError(
             f"cannot move the finished file into place ({exc.strerror})", dataset=str(target)
         ) from None
+
+
+@contextlib.contextmanager
+def commit_lock(target: Path | str) -> Iterator[None]:
+    """Hold an exclusive lock on the output's directory while a run publishes its outputs.
+
+    The directory itself is locked (flock on its descriptor), so no lock file is
+    left behind. Non-file targets (``memory://``) need no lock.
+    """
+    text = str(target)
+    if "://" in text and not text.startswith("file://"):
+        yield
+        return
+    directory = Path(text.removeprefix("file://")).parent
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot open the output directory to lock it ({exc.strerror})",
+            dataset=str(directory),
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

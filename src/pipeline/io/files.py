@@ -333,7 +333,9 @@ class FileSink(Sink):
                 pl.collect_all([*extra, frame.select(pl.len()), sink], engine="streaming")
             )
 
-        temp = self._stage_with(write)
+        # A Polars error here comes from the plan (a step failing on the data), not from
+        # writing: let it through so the caller can name the step.
+        temp = stage_file(self.path, write)
         count = int(results[len(extra)].item())
         return _StagedFile(temp, self.path, count), results[: len(extra)]
 

@@ -15,6 +15,7 @@ from pipeline.errors import ConfigError
 from pipeline.io.base import Sink, Source
 from pipeline.io.files import FileSink, FileSource
 from pipeline.io.memory import MemorySink, MemorySource
+from pipeline.redaction import redact_uri
 
 __all__ = ["open_sink", "open_source", "redact"]
 
@@ -31,12 +32,8 @@ _FUTURE_SCHEMES = {
 
 
 def redact(location: str) -> str:
-    """Hide a password in a URI (``postgresql://u:***@h/db``); paths pass unchanged."""
-    parts = urlsplit(location)
-    if parts.password is None or not parts.scheme:
-        return location
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    """Hide credentials in a URI (``postgresql://u:***@h/db``, ``?password=***``)."""
+    return redact_uri(location)
 
 
 def _scheme(location: str | Path) -> str:

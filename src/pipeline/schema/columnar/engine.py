@@ -177,10 +177,10 @@ def _fast_pass(run: _Run, data: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     compiled = run.compiled
     # A row is certain only when every present field is compiled and accepts it.
     certain = run.constant_ok and len(compiled) == len(run.present)
-    if not compiled or not certain:
+    if not compiled:
         everything = pl.repeat(certain, data.height, dtype=pl.Boolean, eager=True)
-        if not compiled:
-            return pl.DataFrame(height=data.height), everything.alias(_ALL)
+        return pl.DataFrame(height=data.height), everything.alias(_ALL)
+    every = pl.all_horizontal(pl.col(f.ok) for f in compiled) if certain else pl.lit(False)
     query = (
         data.lazy()
         .select(*(pl.col(f.key).alias(f.raw) for f in compiled if f.key is not None))
@@ -188,11 +188,8 @@ def _fast_pass(run: _Run, data: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
             *(f.compiled.accept.alias(f.ok) for f in compiled if f.compiled is not None),
             *(f.compiled.value.alias(f.value) for f in compiled if f.compiled is not None),
         )
+        .with_columns(every.alias(_ALL))
     )
-    if certain:
-        query = query.with_columns(pl.all_horizontal(pl.col(f.ok) for f in compiled).alias(_ALL))
-    else:
-        query = query.with_columns(pl.lit(False).alias(_ALL))
     stage = query.collect()
     return stage, stage.get_column(_ALL)
 
