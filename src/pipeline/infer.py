@@ -34,6 +34,23 @@ def _convert(column: str, kind: str) -> pl.Expr:
     return col.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
 
 
+# Canonical integers of at most 18 digits: they fit Int64 and print back as written
+# (no sign on zero, no leading zeros, no "+"). A 19-digit column stays text: faithful
+# first, and a regex is several times cheaper than converting and printing back.
+_CANONICAL_INT = r"^(0|-?[1-9][0-9]{0,17})$"
+_CANONICAL_BOOL = r"^(true|false)$"
+
+
+def _fits(column: str, kind: str) -> pl.Expr:
+    """True where a value converts to ``kind`` and back to exactly the same text."""
+    col = pl.col(column)
+    if kind == "int":
+        return col.str.contains(_CANONICAL_INT)
+    if kind == "bool":
+        return col.str.contains(_CANONICAL_BOOL)
+    return _back(_convert(column, kind), kind) == col
+
+
 def _back(expr: pl.Expr, kind: str) -> pl.Expr:
     if kind == "date":
         return expr.dt.strftime("%Y-%m-%d")
@@ -86,9 +103,7 @@ class TypeInferrer:
         for _dtype, kind in _CANDIDATES:
             for c in text:
                 if self._fits[c][kind]:
-                    fits = missing(c) | (_back(_convert(c, kind), kind) == pl.col(c)).fill_null(
-                        value=False
-                    )
+                    fits = missing(c) | _fits(c, kind).fill_null(value=False)
                     exprs.append(fits.all().alias(f"{c}\x00{kind}"))
         return exprs
 
