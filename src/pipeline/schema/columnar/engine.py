@@ -61,6 +61,9 @@ class _Field:
     #: Rows of the accepted frame whose value Pydantic gave, and those values.
     py_positions: list[pl.Series] = dataclasses.field(default_factory=list)
     py_values: list[Any] = dataclasses.field(default_factory=list)
+    #: Some slice's Pydantic values did not fit the compiled column's dtype:
+    #: the column is assembled over the whole frame (values.py's rule).
+    unplaced: bool = False
 
     @property
     def raw(self) -> str:
@@ -217,13 +220,21 @@ def _slow_rows(run: _Run, data: pl.DataFrame, stage: pl.DataFrame, rows: pl.Seri
     return slow.with_columns(pl.all_horizontal([*verdicts, pl.lit(run.constant_ok)]).alias(_ALL))
 
 
-def _keep_rescued(run: _Run, all_ok: pl.Series, rescued: pl.DataFrame) -> pl.Series:
-    """Mark rescued rows kept; note where Pydantic's values go in the accepted frame."""
+_Placed = dict[int, tuple[pl.Series, list[Any]]]
+
+
+def _keep_rescued(run: _Run, all_ok: pl.Series, rescued: pl.DataFrame) -> tuple[pl.Series, _Placed]:
+    """Mark rescued rows kept; note where Pydantic's values go in the accepted frame.
+
+    Returns the slice's keep mask and, per compiled field, the places of its
+    Pydantic values among the slice's kept rows, with those values.
+    """
     rows = rescued.get_column(_POS)
     keep = all_ok.clone().scatter(rows, True)
     # A rescued row's place among the accepted rows of all slices so far.
     place = keep.cast(pl.Int64).cum_sum().gather(rows) - 1 + run.kept
     rescued = rescued.with_columns(place.alias("__place"))
+    local: _Placed = {}
     for state in run.present:
         # Rows whose value for this field the compiled plan did not give.
         from_python = rescued if state.compiled is None else rescued.filter(~pl.col(state.ok))
@@ -231,8 +242,31 @@ def _keep_rescued(run: _Run, all_ok: pl.Series, rescued: pl.DataFrame) -> pl.Ser
             continue
         state.py_positions.append(from_python.get_column("__place"))
         rids = from_python.get_column(state.rid).to_list()
-        state.py_values.extend(state.results[r][1] for r in rids)
-    return keep
+        values = [state.results[r][1] for r in rids]
+        state.py_values.extend(values)
+        if state.compiled is not None:
+            local[state.index] = (from_python.get_column("__place") - run.kept, values)
+    return keep, local
+
+
+def _place(run: _Run, part: pl.DataFrame, local: _Placed) -> pl.DataFrame:
+    """Put Pydantic's values into the slice's accepted rows where they fit the dtype.
+
+    No whole-column scatter is then needed at the end; a field whose values need
+    another dtype is left to the final assembly, which sees the whole column.
+    """
+    placed: list[pl.Series] = []
+    for state in run.compiled:
+        if state.index not in local:
+            continue
+        positions, values = local[state.index]
+        column = part.get_column(state.spec.name)
+        others = to_series(column.name, values, state.spec)
+        if others.dtype == column.dtype:
+            placed.append(column.scatter(positions, others))
+        else:
+            state.unplaced = True
+    return part.with_columns(placed) if placed else part
 
 
 def _rejected_part(run: _Run, data: pl.DataFrame, numbers: pl.Series, bad: pl.DataFrame) -> None:
@@ -272,13 +306,14 @@ def _rejected_part(run: _Run, data: pl.DataFrame, numbers: pl.Series, bad: pl.Da
 def _run_slice(run: _Run, data: pl.DataFrame, numbers: pl.Series) -> None:
     stage, all_ok = _fast_pass(run, data)
     keep = all_ok
+    local: _Placed = {}
     undecided = (~all_ok).arg_true()
     bad = pl.DataFrame({_POS: pl.Series([], dtype=pl.UInt32)})
     if len(undecided):
         slow = _slow_rows(run, data, stage, undecided)
         rescued = slow.filter(pl.col(_ALL))
         if rescued.height:
-            keep = _keep_rescued(run, all_ok, rescued)
+            keep, local = _keep_rescued(run, all_ok, rescued)
         bad = slow.filter(~pl.col(_ALL))
     # Accepted rows need only their values (and the text of extras kept).
     columns = [stage.get_column(f.value).alias(f.spec.name) for f in run.compiled]
@@ -288,7 +323,9 @@ def _run_slice(run: _Run, data: pl.DataFrame, numbers: pl.Series) -> None:
     run.keep_parts.append(keep)
     if columns:
         part = pl.DataFrame(columns)
-        run.valid_parts.append(part if len(undecided) == 0 else part.filter(keep))
+        if len(undecided):
+            part = _place(run, part.filter(keep), local)
+        run.valid_parts.append(part)
     run.kept += kept
     _rejected_part(run, data, numbers, bad)
 
@@ -318,6 +355,8 @@ def _column(
         pl.concat(state.py_positions) if state.py_positions else pl.Series([], dtype=pl.Int64)
     )
     assert fast is not None
+    if not state.unplaced:  # every slice's values are in place already
+        return fast.get_column(name)
     exact = None
     if state.spec.kind == "decimal":
         # The typed column has the field's scale, not each literal's exponent.
@@ -375,8 +414,6 @@ def validate_columnar(
         else:  # an extra column kept by extra='allow': Pydantic keeps the text
             assert fast is not None
             out.append(fast.get_column(name))
-        if fast is not None and name in fast.columns:
-            fast = fast.drop(name)  # a column rewritten by ``combine`` frees its parts
     valid_frame = pl.DataFrame(out) if out else pl.DataFrame(height=run.kept)
     rejected = pl.concat(run.rejected_parts, how="vertical", rechunk=False)
     report = ValidationReport(
