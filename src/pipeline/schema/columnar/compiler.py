@@ -232,7 +232,8 @@ def _date_bounds(c: dict[str, Any], value: pl.Expr, ok: pl.Expr) -> pl.Expr:
 
 
 def _date(spec: FieldSpec, c: dict[str, Any], raw: pl.Expr) -> _Built:
-    value = raw.str.to_date("%Y-%m-%d", strict=False)
+    # No cache: parsing is cheaper than hashing each text (same values either way).
+    value = raw.str.to_date("%Y-%m-%d", strict=False, cache=False)
     ok = raw.str.contains(f"^{_DATE}$") & value.is_not_null()
     return _date_bounds(c, value, ok), value, pl.Date()
 
@@ -241,20 +242,20 @@ def _datetime(spec: FieldSpec, c: dict[str, Any], raw: pl.Expr) -> _Built:
     if spec.tz_mode == "aware":
         text = raw.str.replace("Z", "+00:00", literal=True).str.replace(" ", "T", literal=True)
         value = text.str.to_datetime(
-            "%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="us", time_zone="UTC", strict=False
+            "%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="us", time_zone="UTC", strict=False, cache=False
         )
         ok = raw.str.contains(f"^{_DATE}[T ]{_TIME}{_OFFSET}$") & value.is_not_null()
         return ok, value, pl.Datetime("us", "UTC")
     # Plain and naive datetimes: only naive text is certain here; aware text
     # goes to Pydantic (a plain ``datetime`` column may then mix both).
     text = raw.str.replace(" ", "T", literal=True)
-    value = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
+    value = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False, cache=False)
     ok = raw.str.contains(f"^{_DATE}[T ]{_TIME}$") & value.is_not_null()
     return ok, value, pl.Datetime("us")
 
 
 def _time(spec: FieldSpec, c: dict[str, Any], raw: pl.Expr) -> _Built:
-    value = raw.str.to_time("%H:%M:%S%.f", strict=False)
+    value = raw.str.to_time("%H:%M:%S%.f", strict=False, cache=False)
     ok = raw.str.contains(f"^{_TIME}$") & value.is_not_null()
     return ok, value, pl.Time()
 
