@@ -48,13 +48,13 @@ def _run(tmp: Path, data: Path, mode: str, fmt: str = "parquet"):
 ROWS = [f"{i},{i % 7},g{i % 5},{i * 1.5}" for i in range(40)]
 CASES = {
     "types_hold": (ROWS, False),
-    "late_text_in_int_column": ([*ROWS[:30], "x31,3,g1,1.0", *ROWS[31:]], True),
+    "late_text_in_int_column": (ROWS[:30] + ["x31,3,g1,1.0"] + ROWS[31:], True),
     "late_value_in_empty_column": (
         [r.rsplit(",", 1)[0] + "," for r in ROWS[:30]] + ROWS[30:],
         True,
     ),
-    "late_quote": ([*ROWS[:35], '36,1,"g,1",2.0', *ROWS[36:]], True),
-    "late_ragged_row": ([*ROWS[:35], "36,1", *ROWS[36:]], True),
+    "late_quote": (ROWS[:35] + ['36,1,"g,1",2.0'] + ROWS[36:], True),
+    "late_ragged_row": (ROWS[:35] + ["36,1"] + ROWS[36:], True),
 }
 
 
