@@ -126,34 +126,6 @@ class TypeInferrer:
             if exprs:
                 self.absorb(sample.select(exprs).row(0, named=True))
 
-    def unseen(self) -> list[str]:
-        """Columns that held no value so far (no evidence for any type yet)."""
-        return [c for c in self.columns if not self._seen[c]]
-
-    def proof(self) -> list[pl.Expr]:
-        """Aggregates that hold (all true / all false) iff more rows keep today's verdict.
-
-        ``\x00ok:COL`` must be true: every value of a typed column fits its type.
-        ``\x00new:COL`` must be false: a column with no value so far still has none
-        (a value there could give it a type).
-        """
-        exprs = [
-            (pl.col(c).is_null() | _fits(c, kind).fill_null(value=False)).all().alias(f"\x00ok:{c}")
-            for c, kind in self.kinds().items()
-        ]
-        exprs += [pl.col(c).is_not_null().any().alias(f"\x00new:{c}") for c in self.unseen()]
-        return exprs
-
-    @staticmethod
-    def proof_holds(row: dict[str, object]) -> bool:
-        """Whether a row of :meth:`proof` aggregates confirms the verdict."""
-        for key, value in row.items():
-            if key.startswith("\x00ok:") and not value:
-                return False
-            if key.startswith("\x00new:") and value:
-                return False
-        return True
-
     def kinds(self) -> dict[str, str]:
         """Column → chosen kind; columns that stay text are absent."""
         chosen: dict[str, str] = {}

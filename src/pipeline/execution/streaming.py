@@ -48,8 +48,6 @@ BATCH_ROWS = 250_000
 
 def run_streaming(plan: Plan, out: Execution) -> Execution:
     """Run every stage with memory bounded by the chunk size and Polars' streaming engine."""
-    if plan.model is None and plan.quality is None and _one_pass_csv(plan, out):
-        return out
     native = _native_csv(plan, out) if plan.model is None else None
     if native is not None:
         return _transform_and_stage(plan, out, native)
@@ -114,9 +112,6 @@ class _Validated:
     shape_ok: bool
     accepted: pl.LazyFrame | None = None
     rejected_parts: list[pl.DataFrame] = field(default_factory=list)
-    proof: list[pl.LazyFrame] = field(default_factory=list)
-    """Queries run in the same pass as the sink; their results land in ``proven``."""
-    proven: list[pl.DataFrame] = field(default_factory=list)
 
 
 def _native_csv(plan: Plan, out: Execution) -> _Validated | None:
@@ -195,81 +190,6 @@ def _native_csv(plan: Plan, out: Execution) -> _Validated | None:
         details={"engine": "inference", "rejected": 0},
     )
     return _Validated(True, lazy.select(ROW_NUMBER, *inferrer.exprs()), [])
-
-
-_PROOF_SAMPLE = 20_000
-
-
-def _one_pass_csv(plan: Plan, out: Execution) -> bool:
-    """A CSV without quotes, no schema, no rules: one parse of the file in all.
-
-    Types come from the first rows and are *proven* on every row by aggregates
-    that run in the same Polars pass as the sink, while a thread hashes the
-    bytes. If the proof fails (a later value does not fit, a quote appears, the
-    shape arithmetic breaks), the staged output is discarded and the caller
-    falls back to the two-pass path, so the bytes are always those of full
-    inference. Returns True when the output was staged.
-    """
-    source = plan.source
-    if not isinstance(source, FileSource) or source.format != "csv":
-        return False
-    separator = str(plan.source_options.get("separator", ","))
-    if set(plan.source_options) - {"separator"} or source.path.stat().st_size <= 3:
-        return False
-    plan.log(
-        "read",
-        source.action,
-        "started",
-        details={"location": source.location, "mode": "streaming", "passes": 1},
-    )
-    header = read_header(source.path, separator, source.location)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        scanning = pool.submit(scan_csv_bytes, source.path, separator, source.on_bytes)
-        try:
-            lazy = scan_text_csv(source.path, separator)
-            if lazy.collect_schema().names()[1:] != header:
-                return False
-            inferrer = TypeInferrer(header)
-            inferrer.update(lazy.head(_PROOF_SAMPLE).collect())
-            proof = lazy.select(pl.len().alias("\x00rows"), *inferrer.proof())
-            accepted = lazy.select(ROW_NUMBER, *inferrer.exprs())
-            out.columns = list(header)
-            out.validation = {"engine": "inference"}
-            validated = _Validated(True, accepted, [], [proof])
-            _transform_and_stage(plan, out, validated)
-        except pl.exceptions.PolarsError:
-            _discard(out)
-            return False
-        finally:
-            scan = scanning.result()
-    row = validated.proven[0].row(0, named=True)
-    rows = int(row["\x00rows"])
-    header_seps = len(header) - 1 + sum(n.count(separator) for n in header)
-    shape_ok = scan.separators == header_seps + rows * (len(header) - 1)
-    if scan.quotes or not shape_ok or not inferrer.proof_holds(row):
-        _discard(out)
-        plan.log(
-            "read",
-            "read_retry",
-            "info",
-            details={
-                "reason": "quotes" if scan.quotes else "shape" if not shape_ok else "types",
-                "passes": 2,
-            },
-        )
-        return False
-    out.input_hash, out.input_bytes, out.input_records = scan.sha256, scan.size, rows
-    check_not_empty(plan, rows)
-    log_read_completed(plan, out, 0)
-    return True
-
-
-def _discard(out: Execution) -> None:
-    """Throw away a staged attempt and its counts."""
-    for staged in (out.staged_output, out.staged_quarantine):
-        if staged is not None:
-            staged.abort()
-    out.reset()
 
 
 def _blank_as_null(lazy: pl.LazyFrame, header: list[str]) -> pl.LazyFrame:
@@ -377,7 +297,7 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
     with plan.progress.stage("write"):
         out.staged_quarantine = plan.quarantine.stage(rejected_all)
         try:
-            staged, validated.proven = plan.sink.stage_lazy(final, validated.proof)
+            staged, _ = plan.sink.stage_lazy(final)
         except pl.exceptions.PolarsError as exc:
             out.staged_quarantine.abort()
             failing = _failing_step(plan, plans)
