@@ -761,14 +761,6 @@ def test_no_cell_values_in_evidence(tmp_path: Path, form: str) -> None:
     assert any(SSN in (r.get("ssn") or "") + (r.get("_raw") or "") for r in rows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: custom-validator messages are redacted only by whole-cell match "
-        "(schema/codes.py _redact); a validator that quotes the stripped value leaks "
-        "'SSN-123-45-6789' into quarantine _errors for the cell ' SSN-123-45-6789 '"
-    ),
-)
 @pytest.mark.parametrize("engine", ["columnar", "reference"])
 def test_custom_validator_messages_never_quote_the_value(tmp_path: Path, engine: str) -> None:
     (tmp_path / "attack_models.py").write_text(MODELS)

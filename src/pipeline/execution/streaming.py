@@ -85,10 +85,24 @@ class _Accepted:
         self.rows = 0
 
     def append(self, frame: pl.DataFrame) -> None:
-        if self.schema is None:
+        if frame.height == 0 and self.schema is not None:
+            return
+        if self.schema is None or self.rows == 0:
+            # An empty first chunk fixes nothing: its all-null columns carry no evidence.
             self.schema = frame.schema
-        else:
-            frame = frame.cast(dict(self.schema))  # type: ignore[arg-type]
+        elif frame.schema != self.schema:
+            # Never cast silently (it could round or truncate): a type that depends on
+            # the values and differs between chunks stops the run with its name.
+            changed = next(
+                name for name, dtype in frame.schema.items() if self.schema.get(name) != dtype
+            )
+            raise PipelineError(
+                f"column {changed!r} is {self.schema.get(changed)} in earlier rows and "
+                f"{frame.schema[changed]} in later ones (a type that depends on the values)",
+                column=changed,
+                hint="run in batch mode, or give the field a fixed type in the model "
+                "(e.g. Decimal with decimal_places, int within Int64)",
+            )
         if frame.height == 0:
             return
         table = frame.to_arrow()

@@ -112,10 +112,20 @@ def code_for(pydantic_type: str) -> str:
     return CUSTOM
 
 
+def _variants(values: Iterable[str]) -> set[str]:
+    """A value and the forms a validator is likely to echo (stripped, case-folded)."""
+    out: set[str] = set()
+    for value in values:
+        for form in (value, value.strip(), value.strip().lower(), value.strip().upper()):
+            if form.strip():
+                out.add(form)
+    return out
+
+
 def _redact(message: str, values: Iterable[str]) -> str:
     # Only user-written messages (custom validators) can echo a value; match
     # whole tokens so a one-letter cell does not mangle ordinary words.
-    for value in sorted({v for v in values if v and v.strip()}, key=len, reverse=True):
+    for value in sorted(_variants(values), key=len, reverse=True):
         pattern = r"(?<![0-9A-Za-z_])" + re.escape(value) + r"(?![0-9A-Za-z_])"
         message = re.sub(pattern, "***", message)
     return message
@@ -133,6 +143,7 @@ def error_entries(
         code = code_for(str(err["type"]))
         message = str(err["msg"])
         if code == CUSTOM:
-            message = _redact(message, values)
+            seen = err.get("input")
+            message = _redact(message, [*values, *([seen] if isinstance(seen, str) else [])])
         out.append({"column": column, "code": code, "message": message})
     return out
