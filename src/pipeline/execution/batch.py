@@ -16,6 +16,7 @@ from pipeline.execution.common import (
     Execution,
     Plan,
     fields_of,
+    log_steps_started,
     run_steps,
     validate_frame,
 )
@@ -97,15 +98,7 @@ def run_batch(plan: Plan, out: Execution) -> Execution:
     if plan.quality is not None and plan.quality.stage == "input":
         frame = _quality(plan, frame, read, rejected_parts, out)
     if plan.steps:
-        plan.log(
-            "transform",
-            "transform_steps",
-            "started",
-            details={
-                "steps": [s.name for s in plan.steps],
-                "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint},
-            },
-        )
+        log_steps_started(plan, "batch")
         with plan.progress.stage("transform"):
             frame, out.filtered = run_steps(frame, plan.steps, plan.ctx)
         for step in plan.steps:

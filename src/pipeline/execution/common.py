@@ -129,6 +129,20 @@ def validate_frame(
     return valid, result.rejected, result.report.to_dict()
 
 
+def log_steps_started(plan: Plan, mode: str) -> None:
+    """The transform stage's opening entry: step names and python-step fingerprints."""
+    plan.log(
+        "transform",
+        "transform_steps",
+        "started",
+        details={
+            "steps": [s.name for s in plan.steps],
+            "mode": mode,
+            "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint},
+        },
+    )
+
+
 def run_steps(
     frame: pl.DataFrame, steps: list[Step], ctx: RunContext
 ) -> tuple[pl.DataFrame, dict[str, int]]:

@@ -31,6 +31,7 @@ from pipeline.execution.common import (
     Plan,
     counted,
     fields_of,
+    log_steps_started,
     step_error,
     validate_frame,
 )
@@ -272,16 +273,7 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
         frame = _quality(plan, frame, rejected_parts, out)
     plans: list[pl.LazyFrame] = [frame]
     if plan.steps:
-        plan.log(
-            "transform",
-            "transform_steps",
-            "started",
-            details={
-                "steps": [s.name for s in plan.steps],
-                "mode": "streaming",
-                "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint},
-            },
-        )
+        log_steps_started(plan, "streaming")
         for step in plan.steps:
             plans.append(step.apply(plans[-1], plan.ctx))
             lineage = step.lineage(lineage)
