@@ -11,7 +11,6 @@ conversion are the ones batch mode uses, so both modes write the same bytes.
 from __future__ import annotations
 
 import contextlib
-import secrets
 import shutil
 import threading
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from pipeline.execution.common import (
 )
 from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_quality
 from pipeline.infer import TypeInferrer
+from pipeline.io.atomic import owned_name, sweep_orphans
 from pipeline.io.base import ROW_NUMBER
 from pipeline.io.csv_reader import read_header, scan_csv_bytes, scan_text_csv
 from pipeline.io.files import FileSource
@@ -68,7 +68,8 @@ def _spill_dir(plan: Plan) -> Iterator[Path]:
     target = Path(plan.sink.location) if plan.sink.kind == "file" else None
     base = target.parent if target is not None else Path.cwd()
     base.mkdir(parents=True, exist_ok=True)
-    folder = base / f".pipeline-spill-{secrets.token_hex(6)}"
+    sweep_orphans(base, ".pipeline-spill-")
+    folder = base / owned_name(".pipeline-spill-")
     folder.mkdir()
     try:
         yield folder

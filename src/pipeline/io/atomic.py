@@ -13,12 +13,22 @@ import contextlib
 import fcntl
 import os
 import secrets
+import shutil
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pipeline.errors import OutputError
 
-__all__ = ["check_writable_target", "commit_lock", "fsync_directory", "publish", "stage_file"]
+__all__ = [
+    "check_writable_target",
+    "commit_lock",
+    "fsync_directory",
+    "owned_name",
+    "publish",
+    "stage_file",
+    "sweep_orphans",
+]
 
 
 def fsync_directory(directory: Path) -> None:
@@ -43,6 +53,45 @@ def check_writable_target(path: Path, *, what: str = "output") -> None:
         raise OutputError(f"the parent of the {what} path is not a directory", dataset=str(path))
 
 
+_HOST = socket.gethostname().replace(".", "_")
+
+
+def owned_name(prefix: str) -> str:
+    """A temporary name that says which live process owns it (host, pid, random)."""
+    return f"{prefix}{_HOST}.{os.getpid()}.{secrets.token_hex(6)}"
+
+
+def sweep_orphans(directory: Path, prefix: str) -> None:
+    """Remove temporaries left by dead processes of this host (a ``kill -9`` mid-write).
+
+    Only names made by :func:`owned_name` on this host whose process no longer
+    exists are removed; another host's or a live process's temporaries stay.
+    """
+    try:
+        names = [p for p in directory.iterdir() if p.name.startswith(prefix + _HOST + ".")]
+    except OSError:
+        return
+    for path in names:
+        pid_text = path.name[len(prefix) + len(_HOST) + 1 :].split(".", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def stage_file(target: Path, write: Callable[[Path], None]) -> Path:
     """Write via ``write(temp_path)`` to a temp file beside ``target`` and fsync it.
 
@@ -56,7 +105,8 @@ def stage_file(target: Path, write: Callable[[Path], None]) -> Path:
         raise OutputError(
             f"cannot create the directory ({exc.strerror})", dataset=str(target.parent)
         ) from None
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    sweep_orphans(target.parent, f".{target.name}.")
+    temp = target.parent / (owned_name(f".{target.name}.") + ".tmp")
     try:
         write(temp)
         fd = os.open(temp, os.O_RDONLY)
