@@ -5,9 +5,11 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
 from pipeline.cli.render import emit_json, fail, stderr, styled
 from pipeline.errors import ConfigError, PipelineError, error_for_code
@@ -33,11 +35,39 @@ def _summary(result: PipelineResult) -> None:
             ),
         )
     )
+    if result.quality:
+        stderr.print(_quality_table(result.quality))
     if result.output_hash:
         stderr.print(f"  output  {result.output_path}  sha256:{result.output_hash}")
     if result.rejected_records:
         stderr.print(f"  rejected rows → {result.quarantine_path}")
     stderr.print(f"  audit   {result.audit_path}")
+
+
+def _quality_table(rules: list[dict[str, Any]]) -> Table:
+    """The run's quality results: rule id, type, severity, failing rows, pass ratio, status."""
+    table = Table(title="quality", title_justify="left")
+    for name in ("rule id", "rule", "severity"):
+        table.add_column(name)
+    for name in ("failed rows", "pass ratio"):
+        table.add_column(name, justify="right")
+    table.add_column("status")
+    for r in rules:
+        ratio = r.get("ratio")
+        status = (
+            ("pass", "green")
+            if r["passed"]
+            else (("FAIL", "red") if r["severity"] == "error" else ("warn", "yellow"))
+        )
+        table.add_row(
+            Text(str(r["id"])),
+            Text(str(r["rule"])),
+            Text(str(r["severity"])),
+            str(r["failed_rows"]),
+            "-" if ratio is None else f"{ratio:.4%}",
+            Text(status[0], style=status[1]),
+        )
+    return table
 
 
 def run(
