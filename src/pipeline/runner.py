@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import polars as pl
 from pydantic import BaseModel
 
 from pipeline.audit.log import AuditLogger
 from pipeline.context import RunContext, format_timestamp, utc_now
 from pipeline.errors import (
-    AuditError,
     ConfigError,
     InternalError,
     PipelineError,
@@ -99,7 +97,6 @@ class _Run:
         )
         # Before the audit log is opened: it must not be the output or the input.
         _check_distinct_paths(config)
-        _ensure_parent(config.audit_path)
         self.audit = AuditLogger(
             config.audit_path, actor=config.actor, signing_key=config.signing_key
         )
@@ -202,9 +199,10 @@ class _Run:
         quality = None
         if config.quality:
             from pipeline.quality import parse_rules
+            from pipeline.quality.engine import read_reference
 
             quality = QualityStage(
-                parse_rules(config.quality), config.quality_stage, _reference_loader
+                parse_rules(config.quality), config.quality_stage, read_reference
             )
         return Plan(
             ctx=self.ctx,
@@ -451,14 +449,6 @@ class _Run:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _ensure_parent(path: Path) -> None:
-    """Create the audit log's directory, as the quickstart expects for ``out/``."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AuditError(
-            f"cannot create the audit log's directory ({exc.strerror or exc})", dataset=str(path)
-        ) from None
 
 
 def _local(location: Path | str) -> str:
@@ -512,13 +502,3 @@ def _schema_name(ref: str | type[BaseModel] | None) -> str | None:
 
 def _kind(location: str) -> str:
     return "memory" if location.startswith("memory://") else "file"
-
-
-def _reference_loader(location: str) -> pl.DataFrame:
-    """Load a ``reference`` rule's dataset through the connector layer, typed losslessly."""
-    from pipeline.infer import infer_types
-
-    read = open_source(location).read()
-    if read.typed_frame is not None:
-        return read.typed_frame
-    return infer_types(read.frame, read.columns)

@@ -52,8 +52,7 @@ __all__ = ["AuditLogger", "read_entries"]
 _SECRET_KEY = re.compile(
     r"(^|_)(password|passwd|pwd|secret|token|private_?key|api_?key|credentials?)($|_)", re.I
 )
-# Bounded repetitions keep this linear on long strings (an unbounded scheme
-# pattern backtracks quadratically over a long run of word characters).
+
 
 def _default_actor() -> str:
     try:

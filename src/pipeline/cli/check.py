@@ -17,7 +17,7 @@ import polars as pl
 import typer
 import yaml
 
-from pipeline.cli.render import emit_json, fail, stderr, styled
+from pipeline.cli.render import emit_json, fail, parse_as_of, stderr, styled
 from pipeline.context import utc_now
 from pipeline.errors import ConfigError, InputError, PipelineError, SpecError
 from pipeline.quality import QualityOutcome, QualitySection, evaluate, parse_quality
@@ -88,23 +88,6 @@ def _typed(
     return frame, counts
 
 
-def _as_of(text: str | None) -> datetime:
-    """The moment freshness is judged at: --as-of (RFC 3339 with a zone), else now."""
-    if text is None:
-        return utc_now()
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ConfigError(
-            f"--as-of {text!r} is not an RFC 3339 time with a zone",
-            key="as_of",
-            hint="write it like 2024-01-31T00:00:00Z",
-        )
-    return moment
-
-
 def _payload(input_path: str, counts: dict[str, int], outcome: QualityOutcome) -> dict[str, Any]:
     return {
         "success": outcome.passed,
@@ -154,7 +137,7 @@ def check(
               pipeline check --input data/claims.csv --rules rules.yaml --json
     """
     try:
-        moment = _as_of(as_of)
+        moment = parse_as_of(as_of) or utc_now()
         if spec_path is not None:
             from pipeline.spec_loader import load_spec
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, PipelineError
 
-__all__ = ["emit_json", "fail", "stderr", "styled"]
+__all__ = ["emit_json", "fail", "parse_as_of", "stderr", "styled"]
 
 # markup=False: paths, column names and messages come from users' data and files;
 # a "[/]" in a file name must print as text, not be parsed as Rich markup.
@@ -29,6 +30,23 @@ def styled(*parts: tuple[str, str | None]) -> Text:
     for text, style in parts:
         out.append(text, style=style)
     return out
+
+
+def parse_as_of(text: str | None) -> datetime | None:
+    """``--as-of``: an RFC 3339 time with a zone (``Z`` for UTC), or None when not given."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--as-of {text!r} is not an RFC 3339 time",
+            key="as_of",
+            hint="write it like 2024-01-31T00:00:00Z",
+        ) from None
+    if moment.tzinfo is None:
+        raise ConfigError("--as-of needs a time zone", key="as_of", hint="append Z for UTC")
+    return moment
 
 
 def emit_json(payload: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.render import emit_json, fail, stderr, styled
+from pipeline.cli.render import emit_json, fail, parse_as_of, stderr, styled
 from pipeline.errors import ConfigError, PipelineError, error_for_code
 from pipeline.result import PipelineResult
 from pipeline.runner import execute
@@ -166,7 +165,7 @@ def run(
         "progress": not as_json and sys.stderr.isatty(),
     }
     try:
-        options["as_of"] = _parse_as_of(as_of)
+        options["as_of"] = parse_as_of(as_of)
         if spec_path is not None:
             config = load_spec(spec_path).to_config(**options)
         else:
@@ -202,22 +201,6 @@ def run(
         raise typer.Exit(error_for_code(str(result.errors[0].get("code"))).exit_code)
     if not as_json:
         _summary(result)
-
-
-def _parse_as_of(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"--as-of {text!r} is not an RFC 3339 time",
-            key="as_of",
-            hint="write it like 2024-01-31T00:00:00Z",
-        ) from None
-    if moment.tzinfo is None:
-        raise ConfigError("--as-of needs a time zone", key="as_of", hint="append Z for UTC")
-    return moment
 
 
 def _first_pydantic_error(exc: ValueError) -> str:

@@ -38,7 +38,13 @@ from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_
 from pipeline.infer import TypeInferrer
 from pipeline.io.atomic import owned_name, sweep_orphans
 from pipeline.io.base import ROW_NUMBER
-from pipeline.io.csv_reader import read_header, scan_csv_bytes, scan_text_csv
+from pipeline.io.csv_reader import (
+    inside_separators,
+    read_header,
+    scan_csv_bytes,
+    scan_text_csv,
+    shape_holds,
+)
 from pipeline.io.files import FileSource
 from pipeline.steps import ColumnLineage, Step
 
@@ -178,19 +184,11 @@ def _native_csv(plan: Plan, out: Execution) -> _Validated | None:
     if scan.quotes:
         # Separators inside quoted values: only a file with quotes pays this extra pass.
         inside = int(
-            lazy.select(
-                pl.sum_horizontal(
-                    pl.col(c).str.count_matches(separator, literal=True).fill_null(0)
-                    for c in header
-                ).sum()
-            )
-            .collect(engine="streaming")
-            .item()
+            lazy.select(inside_separators(header, separator)).collect(engine="streaming").item()
             or 0
         )
         lazy = _blank_as_null(lazy, header)
-    header_seps = len(header) - 1 + sum(n.count(separator) for n in header)
-    if scan.separators != header_seps + rows * (len(header) - 1) + inside:
+    if not shape_holds(scan, header, rows, inside, separator):
         return None
     inferrer.absorb(row)
     out.columns = list(header)

@@ -59,9 +59,8 @@ class ReadResult:
     columns: list[str]
     """The source's column names in order (the header)."""
     size_bytes: int | None = None
-    typed: bool = False
-    """True when the format carries types (Parquet): a no-schema run keeps them as read."""
     typed_frame: pl.DataFrame | None = None
+    """The frame with the format's own types (Parquet), which a no-schema run keeps."""
 
     @property
     def records(self) -> int:

@@ -20,7 +20,6 @@ or where bytes are not UTF-8.
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,18 +28,21 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InputError, MalformedInputError
-from pipeline.hashing import BLOCK_SIZE
+from pipeline.hashing import sha256_file
 from pipeline.io.base import ROW_NUMBER, MalformedRow
 
 __all__ = [
     "CsvBatches",
     "CsvScan",
     "CsvText",
+    "check_not_empty_file",
+    "inside_separators",
     "iter_exact",
     "read_csv_text",
     "read_header",
     "scan_csv_bytes",
     "scan_text_csv",
+    "shape_holds",
 ]
 
 _BOM = b"\xef\xbb\xbf"
@@ -54,7 +56,6 @@ class CsvScan:
     size: int
     separators: int
     quotes: int
-    newlines: int
 
 
 @dataclass(slots=True)
@@ -70,20 +71,40 @@ class CsvText:
 def scan_csv_bytes(
     path: Path, separator: str, on_bytes: Callable[[int], None] | None = None
 ) -> CsvScan:
-    """Hash the file in 1 MiB blocks and count separators, quotes and newlines."""
+    """Hash the file in 1 MiB blocks, counting separators and quotes in the same pass."""
     sep = separator.encode("utf-8")
-    digest = hashlib.sha256()
-    size = seps = quotes = newlines = 0
-    with path.open("rb") as handle:
-        while block := handle.read(BLOCK_SIZE):
-            digest.update(block)
-            size += len(block)
-            seps += block.count(sep)
-            quotes += block.count(b'"')
-            newlines += block.count(b"\n")
-            if on_bytes is not None:
-                on_bytes(len(block))
-    return CsvScan(digest.hexdigest(), size, seps, quotes, newlines)
+    counts = [0, 0]
+
+    def count(block: bytes) -> None:
+        counts[0] += block.count(sep)
+        counts[1] += block.count(b'"')
+
+    digest = sha256_file(path, on_block=on_bytes, inspect=count)
+    return CsvScan(digest.sha256, digest.size, counts[0], counts[1])
+
+
+def check_not_empty_file(path: Path) -> None:
+    """An empty file (or one holding only a BOM) has no header: say so, naming it."""
+    if path.stat().st_size <= len(_BOM) and _first_bytes(path, 3) in (b"", _BOM):
+        raise InputError(
+            "the file is empty: there is no header line",
+            dataset=str(path),
+            line=1,
+            hint="check that the extract finished; a CSV needs at least a header line",
+        )
+
+
+def inside_separators(header: list[str], separator: str) -> pl.Expr:
+    """How many separators the values hold (they sit inside quotes), as one aggregate."""
+    return pl.sum_horizontal(
+        pl.col(c).str.count_matches(separator, literal=True).fill_null(0) for c in header
+    ).sum()
+
+
+def shape_holds(scan: CsvScan, header: list[str], rows: int, inside: int, separator: str) -> bool:
+    """The separator arithmetic of the module docstring: no record is short or long."""
+    header_seps = len(header) - 1 + sum(name.count(separator) for name in header)
+    return scan.separators == header_seps + rows * (len(header) - 1) + inside
 
 
 def read_csv_text(
@@ -94,13 +115,7 @@ def read_csv_text(
 ) -> CsvText:
     """Read ``path`` with every column as text; see the module docstring for the guarantees."""
     display = str(path)
-    if path.stat().st_size <= len(_BOM) and _first_bytes(path, 3) in (b"", _BOM):
-        raise InputError(
-            "the file is empty: there is no header line",
-            dataset=display,
-            line=1,
-            hint="check that the extract finished; a CSV needs at least a header line",
-        )
+    check_not_empty_file(path)
     header = read_header(path, separator, display)
     # Hash the bytes on a thread while Polars parses: both release the GIL.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -109,7 +124,10 @@ def read_csv_text(
             fast = _fast_read(path, separator, header)
         finally:
             scan = scanning.result()
-    if fast is not None and _shape_holds(fast, header, scan, separator):
+    inside = 0
+    if fast is not None and scan.quotes:
+        inside = int(fast.select(inside_separators(header, separator)).item() or 0)
+    if fast is not None and shape_holds(scan, header, fast.height, inside, separator):
         return CsvText(_with_row_numbers(fast), header, [], scan)
     frame, malformed = _exact_read(path, separator, header, display)
     return CsvText(frame, header, malformed, scan)
@@ -207,22 +225,6 @@ def _fast_read(path: Path, separator: str, header: list[str]) -> pl.DataFrame | 
     if frame.columns != header:
         return None
     return frame
-
-
-def _shape_holds(frame: pl.DataFrame, header: list[str], scan: CsvScan, sep: str) -> bool:
-    """Check the separator arithmetic of the module docstring."""
-    header_seps = len(header) - 1 + sum(name.count(sep) for name in header)
-    delimiters = frame.height * (len(header) - 1)
-    if scan.quotes == 0:
-        inside = 0
-    else:
-        counts = frame.select(
-            pl.sum_horizontal(
-                pl.col(name).str.count_matches(sep, literal=True).fill_null(0) for name in header
-            ).sum()
-        )
-        inside = int(counts.item() or 0)
-    return scan.separators == header_seps + delimiters + inside
 
 
 def _with_row_numbers(frame: pl.DataFrame) -> pl.DataFrame:
@@ -362,14 +364,8 @@ class CsvBatches:
         self.separator = separator
         self.batch_rows = batch_rows
         self.exact = exact
+        check_not_empty_file(path)
         self.scan = scan_csv_bytes(path, separator, on_bytes)
-        if self.scan.size == 0 or (self.scan.size == len(_BOM) and _first_bytes(path, 3) == _BOM):
-            raise InputError(
-                "the file is empty: there is no header line",
-                dataset=self.display,
-                line=1,
-                hint="check that the extract finished; a CSV needs at least a header line",
-            )
         self.header = read_header(path, separator, self.display)
         self.malformed: list[MalformedRow] = []
         self.shape_ok = True
@@ -403,15 +399,7 @@ class CsvBatches:
                     self.shape_ok = False
                     return
                 if self.scan.quotes:
-                    inside += int(
-                        chunk.select(
-                            pl.sum_horizontal(
-                                pl.col(c).str.count_matches(sep, literal=True).fill_null(0)
-                                for c in self.header
-                            ).sum()
-                        ).item()
-                        or 0
-                    )
+                    inside += int(chunk.select(inside_separators(self.header, sep)).item() or 0)
                     chunk = chunk.with_columns(
                         pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
                         for c in self.header
@@ -421,6 +409,5 @@ class CsvBatches:
         except pl.exceptions.PolarsError:
             self.shape_ok = False
             return
-        header_seps = len(self.header) - 1 + sum(n.count(sep) for n in self.header)
-        self.shape_ok = self.scan.separators == header_seps + rows * (len(self.header) - 1) + inside
+        self.shape_ok = shape_holds(self.scan, self.header, rows, inside, sep)
         self.records = rows

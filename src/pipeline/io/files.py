@@ -176,7 +176,6 @@ class FileSource(Source):
             digest=digest.sha256,
             columns=typed.columns,
             size_bytes=digest.size,
-            typed=True,
             typed_frame=typed,
         )
 

@@ -60,7 +60,6 @@ class MemorySource(Source):
             malformed=[],
             digest=dataset_digest(typed),
             columns=typed.columns,
-            typed=not is_text,
             typed_frame=None if is_text else typed,
         )
 

@@ -46,11 +46,15 @@ def passes(failed: int, evaluated: int, mostly: float | None) -> bool:
 
 
 def read_reference(location: str) -> pl.DataFrame:
-    """Default resolver: read a dataset through the connector layer (typed if the format is)."""
+    """Default resolver: a dataset through the connector layer, typed as a run types it
+    (the format's types, else lossless inference), so keys compare like for like."""
+    from pipeline.infer import infer_types
     from pipeline.io import open_source
 
     read = open_source(location).read()
-    return read.typed_frame if read.typed_frame is not None else read.frame
+    if read.typed_frame is not None:
+        return read.typed_frame
+    return infer_types(read.frame, read.columns)
 
 
 def _reference_loader(
