@@ -139,8 +139,8 @@ def _quality(
 ) -> pl.DataFrame:
     assert plan.quality is not None
     with plan.progress.stage("quality"):
-        applied = apply_quality(frame.lazy(), plan.quality, plan.ctx)
-        kept = applied.kept.collect()
+        applied = apply_quality(frame.lazy(), plan.quality, plan.ctx, engine="in-memory")
+        kept = applied.kept.collect(engine="in-memory")
     if applied.failures:
         rejected_parts.append(q.from_rule_failures(read.frame, applied.failures))
     out.quality = applied.evidence()

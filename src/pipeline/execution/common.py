@@ -151,7 +151,7 @@ def run_steps(
     for step in steps:
         before = frame.height
         try:
-            frame = step.apply(frame.lazy(), ctx).collect()
+            frame = step.apply(frame.lazy(), ctx).collect(engine="in-memory")
         except PipelineError:
             raise
         except pl.exceptions.PolarsError as exc:

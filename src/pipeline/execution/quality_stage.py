@@ -49,13 +49,14 @@ def apply_quality(
     quality: QualityStage,
     ctx: RunContext,
     *,
-    engine: Literal["auto", "in-memory", "streaming"] = "auto",
+    engine: Literal["in-memory", "streaming"],
 ) -> QualityApplied:
     """Evaluate the rules over ``frame`` and split off rows to quarantine."""
     from pipeline.quality import evaluate_lazy
 
-    body = frame
-    outcome = evaluate_lazy(body, quality.rules, as_of=ctx.as_of, references=quality.references)
+    outcome = evaluate_lazy(
+        frame, quality.rules, as_of=ctx.as_of, references=quality.references, engine=engine
+    )
     kept, dropped = outcome.masks.split(frame)
     failures: dict[int, list[dict[str, str | None]]] = {}
     if any(getattr(rule, "quarantine", False) for rule in quality.rules):

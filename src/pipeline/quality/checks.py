@@ -172,9 +172,15 @@ def _not_null(rule: NotNullRule, ctx: Context) -> RowCheck:
 
 def _unique(rule: UniqueRule, ctx: Context) -> RowCheck:
     absent = reduce(or_, (missing(c, ctx.schema[c]) for c in rule.columns))
-    key = pl.col(rule.columns[0]) if len(rule.columns) == 1 else pl.struct(rule.columns)
-    # Rows with a missing key part are masked out below, so their grouping does not matter.
-    return RowCheck(rule, ~absent & key.is_duplicated(), ~absent, tuple(rule.columns))
+    # Measured on 10M rows (Polars 2.1): a group size per row is about twice as fast
+    # as `is_duplicated` on one column (int or string); for compound keys the struct
+    # hash is as fast as any alternative. Rows with a missing key part are masked out
+    # below, so how their group is counted does not matter.
+    if len(rule.columns) == 1:
+        duplicated = pl.len().over(rule.columns[0]) > 1
+    else:
+        duplicated = pl.struct(rule.columns).is_duplicated()
+    return RowCheck(rule, ~absent & duplicated, ~absent, tuple(rule.columns))
 
 
 def _values_series(rule: RuleBase, values: list[Any], dtype: pl.DataType, key: str) -> pl.Series:
@@ -232,7 +238,7 @@ def _reference(rule: ReferenceRule, ctx: Context) -> RowCheck:
 def _probe(rule: RuleBase, expr: pl.Expr, schema: pl.Schema) -> pl.DataFrame:
     """Run ``expr`` on an empty frame of ``schema``: its type and shape, before the real pass."""
     try:
-        return pl.LazyFrame(schema=schema).select(expr.alias("probe")).collect()
+        return pl.LazyFrame(schema=schema).select(expr.alias("probe")).collect(engine="in-memory")
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0]
         raise _rule_error(

@@ -193,7 +193,8 @@ def _fast_pass(run: _Run, data: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
         )
         .with_columns(every.alias(_ALL))
     )
-    stage = query.collect()
+    # In memory (Polars 2 would otherwise choose its streaming engine for a lazy query).
+    stage = query.collect(engine="in-memory")
     return stage, stage.get_column(_ALL)
 
 
