@@ -136,17 +136,18 @@ def run_ours(path: Path) -> list[int] | None:
 
 
 def run_ours_chunked(path: Path) -> list[int] | None:
-    """Ours as the streaming runner uses it: read and validate 250k-row chunks.
+    """Ours as the streaming runner uses it: its CSV reader's 250k-row chunks, one Validator.
 
     Accepted rows are dropped after each chunk (the runner spills them to disk),
     so memory is bounded by the chunk, not the file.
     """
-    from pipeline.schema import validate
+    from pipeline.io.csv_reader import CsvBatches
+    from pipeline.schema import Validator
 
     rejected: list[int] = []
-    scan = pl.scan_csv(path, infer_schema=False, row_index_name="_row_number", row_index_offset=1)
-    for chunk in scan.collect_batches(chunk_size=250_000):
-        result = validate(chunk.with_columns(pl.col("_row_number").cast(pl.Int64)), BenchClaim)
+    validator = Validator(BenchClaim)
+    for chunk in CsvBatches(path, batch_rows=250_000):
+        result = validator.validate(chunk)
         rejected.extend(result.rejected.get_column("_row_number").to_list())
     return rejected
 

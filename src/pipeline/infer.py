@@ -8,6 +8,8 @@ as CSV therefore reproduces each value's original text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 __all__ = ["TypeInferrer", "infer_types"]
@@ -23,8 +25,7 @@ _CANDIDATES: tuple[tuple[pl.DataType, str], ...] = (
 )
 
 
-def _convert(column: str, kind: str) -> pl.Expr:
-    col = pl.col(column)
+def _convert(col: pl.Expr, kind: str) -> pl.Expr:
     if kind == "int":
         return col.cast(pl.Int64, strict=False)
     if kind == "float":
@@ -41,14 +42,13 @@ _CANONICAL_INT = r"^(0|-?[1-9][0-9]{0,17})$"
 _CANONICAL_BOOL = r"^(true|false)$"
 
 
-def _fits(column: str, kind: str) -> pl.Expr:
+def _fits(col: pl.Expr, kind: str) -> pl.Expr:
     """True where a value converts to ``kind`` and back to exactly the same text."""
-    col = pl.col(column)
     if kind == "int":
         return col.str.contains(_CANONICAL_INT)
     if kind == "bool":
         return col.str.contains(_CANONICAL_BOOL)
-    return _back(_convert(column, kind), kind) == col
+    return _back(_convert(col, kind), kind) == col
 
 
 def _back(expr: pl.Expr, kind: str) -> pl.Expr:
@@ -57,6 +57,16 @@ def _back(expr: pl.Expr, kind: str) -> pl.Expr:
     if kind == "bool":
         return pl.when(expr).then(pl.lit("true")).when(~expr).then(pl.lit("false"))
     return expr.cast(pl.String)
+
+
+def _all_fit(col: pl.Expr, kind: str, missing: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+    """True when every value of ``col`` is missing or fits ``kind`` (an aggregate)."""
+    if kind == "date":
+        # A date column has few distinct texts (at most 3.65M with four-digit years):
+        # proving each distinct text once is ~10x cheaper than parsing and printing
+        # every row. maintain_order: both sides of == must see the same order.
+        col = col.unique(maintain_order=True)
+    return (missing(col) | _fits(col, kind).fill_null(value=False)).all()
 
 
 class TypeInferrer:
@@ -94,17 +104,14 @@ class TypeInferrer:
         nulls once read (cheaper than rewriting every column first).
         """
 
-        def missing(c: str) -> pl.Expr:
-            return (
-                (pl.col(c).is_null() | (pl.col(c) == "")) if blank_is_null else pl.col(c).is_null()
-            )
+        def missing(col: pl.Expr) -> pl.Expr:
+            return (col.is_null() | (col == "")) if blank_is_null else col.is_null()
 
-        exprs = [(~missing(c)).any().alias(f"{c}\x00seen") for c in text] if seen else []
+        exprs = [(~missing(pl.col(c))).any().alias(f"{c}\x00seen") for c in text] if seen else []
         for _dtype, kind in _CANDIDATES:
             for c in text:
                 if self._fits[c][kind]:
-                    fits = missing(c) | _fits(c, kind).fill_null(value=False)
-                    exprs.append(fits.all().alias(f"{c}\x00{kind}"))
+                    exprs.append(_all_fit(pl.col(c), kind, missing).alias(f"{c}\x00{kind}"))
         return exprs
 
     def absorb(self, row: dict[str, object]) -> None:
@@ -141,7 +148,10 @@ class TypeInferrer:
     def exprs(self) -> list[pl.Expr]:
         """Conversion expressions for every column, in order."""
         chosen = self.kinds()
-        return [_convert(c, chosen[c]).alias(c) if c in chosen else pl.col(c) for c in self.columns]
+        return [
+            _convert(pl.col(c), chosen[c]).alias(c) if c in chosen else pl.col(c)
+            for c in self.columns
+        ]
 
 
 def infer_types(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:

@@ -3,7 +3,8 @@
 Generated models and cells (the differential suite's strategies). Inside
 ``validate`` the result is identical for any slice size; chunk by chunk, as the
 streaming runner calls it, the quarantine and counts concatenate to the whole
-frame's, and so do the accepted rows whenever their values fit the fields' own
+frame's (one :class:`Validator` serving every chunk, each chunk's result as a
+fresh validation's), and so do the accepted rows whenever their values fit the fields' own
 dtypes (values.py says exactly when a value changes a column's dtype).
 """
 
@@ -19,7 +20,7 @@ from polars.testing import assert_frame_equal
 from pydantic import BaseModel
 from test_schema_differential import CELLS, COMMON, MODEL_EXAMPLES, models
 
-from pipeline.schema import validate
+from pipeline.schema import Validator, validate
 from pipeline.schema.columnar.engine import validate_columnar
 from pipeline.schema.fields import plan_model
 from pipeline.schema.values import base_dtype
@@ -46,10 +47,16 @@ def test_slicing_changes_nothing(
     numbered = frame.with_columns(
         pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("_row_number")
     )
-    parts = [
-        validate(numbered.slice(offset, size), model)
-        for offset in range(0, max(frame.height, 1), size)
-    ]
+    # One Validator for every chunk, as the streaming runner uses it: what it keeps
+    # between frames (compiled fields, Pydantic's cache) must not change any result.
+    validator = Validator(model)
+    chunks = [numbered.slice(offset, size) for offset in range(0, max(frame.height, 1), size)]
+    parts = [validator.validate(chunk) for chunk in chunks]
+    for chunk, part in zip(chunks, parts, strict=True):
+        fresh = validate(chunk, model)
+        assert_frame_equal(part.valid, fresh.valid)
+        assert_frame_equal(part.rejected, fresh.rejected)
+        assert part.report == fresh.report
     assert_frame_equal(pl.concat([p.rejected for p in parts]), whole.rejected)
     counts: Counter[tuple[str | None, str]] = Counter()
     for part in parts:

@@ -67,14 +67,12 @@ def _typed(
     from pipeline.context import RunContext
     from pipeline.execution.common import run_steps, validate_frame
     from pipeline.io import open_source
-    from pipeline.schema import load_model
+    from pipeline.schema import Validator, load_model
     from pipeline.steps import compile_steps
 
     read = open_source(input_path).read(options=options)
-    model = load_model(schema) if schema is not None else None
-    frame, rejected, _report = validate_frame(
-        read.frame, read.columns, model, "columnar", read.typed_frame
-    )
+    validator = Validator(load_model(schema)) if schema is not None else None
+    frame, rejected, _report = validate_frame(read.frame, read.columns, validator, read.typed_frame)
     counts = {
         "input_records": read.records,
         "malformed_records": len(read.malformed),

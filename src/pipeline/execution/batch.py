@@ -80,7 +80,7 @@ def run_batch(plan: Plan, out: Execution) -> Execution:
     plan.log("validate", "validate_schema", "started", details={"engine": plan.engine})
     with plan.progress.stage("validate"):
         valid, rejected, report = validate_frame(
-            read.frame, read.columns, plan.model, plan.engine, read.typed_frame
+            read.frame, read.columns, plan.validator(), read.typed_frame
         )
     out.validation = report
     out.input_fields = fields_of(valid)

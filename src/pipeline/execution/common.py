@@ -19,7 +19,7 @@ from pipeline.errors import PipelineError, SpecError
 from pipeline.infer import infer_types
 from pipeline.io.base import ROW_NUMBER, Sink, Source, StagedWrite
 from pipeline.progress import ProgressReporter
-from pipeline.schema import Engine, validate
+from pipeline.schema import Engine, Validator
 from pipeline.steps import ColumnLineage, Step
 
 __all__ = [
@@ -60,6 +60,10 @@ class Plan:
     allow_empty: bool
     progress: ProgressReporter
     log: AuditFn
+
+    def validator(self) -> Validator | None:
+        """The model prepared once, for every batch of the run (None: no schema)."""
+        return Validator(self.model, engine=self.engine) if self.model is not None else None
 
 
 @dataclass(slots=True)
@@ -114,17 +118,19 @@ def attach_row_numbers(
 def validate_frame(
     text: pl.DataFrame,
     columns: list[str],
-    model: type[BaseModel] | None,
-    engine: Engine,
+    validator: Validator | None,
     typed: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
-    """Split an all-text frame into accepted rows (typed, with row numbers) and rejected rows."""
-    if model is None:
+    """Split an all-text frame into accepted rows (typed, with row numbers) and rejected rows.
+
+    Without a validator (no schema) the rows are typed by lossless inference.
+    """
+    if validator is None:
         body = typed if typed is not None else infer_types(text, columns)
         valid = body.select(pl.Series(ROW_NUMBER, text.get_column(ROW_NUMBER)), *columns)
         empty = text.clear().with_columns(pl.lit(None, dtype=pl.String).alias("_errors"))
         return valid, empty, {"engine": "inference"}
-    result = validate(text, model, engine=engine)
+    result = validator.validate(text)
     valid = attach_row_numbers(result.valid, text, result.rejected)
     return valid, result.rejected, result.report.to_dict()
 

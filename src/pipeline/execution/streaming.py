@@ -17,10 +17,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from pipeline import quarantine as q
 from pipeline.errors import PipelineError
@@ -47,6 +46,9 @@ from pipeline.io.csv_reader import (
 )
 from pipeline.io.files import FileSource
 from pipeline.steps import ColumnLineage, Step
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 __all__ = ["BATCH_ROWS", "run_streaming"]
 
@@ -115,6 +117,10 @@ class _Accepted:
             return
         table = frame.to_arrow()
         if self.writer is None:
+            # Imported here: pyarrow (with numpy) costs ~0.4 s of start-up that batch
+            # runs, which never spill, should not pay.
+            import pyarrow.parquet as pq
+
             self.writer = pq.ParquetWriter(self.path, table.schema, compression="lz4")
         self.writer.write_table(table)
         self.rows += frame.height
@@ -227,12 +233,13 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
     rejected_parts: list[pl.DataFrame] = []
     reports: list[dict[str, Any]] = []
     inferrer = TypeInferrer(out.columns) if plan.model is None else None
+    validator = plan.validator()
     for text, typed in batches:
         if inferrer is not None and typed is None:
             inferrer.update(text)
             accepted.append(text)
             continue
-        valid, rejected, report = validate_frame(text, out.columns, plan.model, plan.engine, typed)
+        valid, rejected, report = validate_frame(text, out.columns, validator, typed)
         reports.append(report)
         accepted.append(valid)
         if rejected.height:

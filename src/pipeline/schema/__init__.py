@@ -25,7 +25,7 @@ from pipeline.schema.codes import (
 )
 from pipeline.schema.model import load_model
 from pipeline.schema.result import ValidationReport, ValidationResult
-from pipeline.schema.validate import ENGINES, Engine, validate
+from pipeline.schema.validate import ENGINES, Engine, Validator, validate
 
 __all__ = [
     "CODES",
@@ -44,6 +44,7 @@ __all__ = [
     "ErrorEntry",
     "ValidationReport",
     "ValidationResult",
+    "Validator",
     "load_model",
     "validate",
 ]

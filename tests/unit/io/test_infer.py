@@ -55,3 +55,32 @@ def test_csv_of_typed_frame_reproduces_text(values: list[str | None]) -> None:
     frame = pl.DataFrame({"v": pl.Series(values, dtype=pl.String)})
     typed = infer_types(frame, ["v"])
     assert typed.write_csv() == frame.write_csv()
+
+
+_DATE_LIKE = st.one_of(
+    st.dates().map(lambda d: d.isoformat()),
+    st.text(alphabet="0123456789- +T:", max_size=12),
+    st.sampled_from(
+        ["2024-1-5", "2024- 1-05", "+2024-1-05", " 2024-1-05", "2024-02-30", "0999-01-01", ""]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), _DATE_LIKE), min_size=1, max_size=30))
+def test_date_proof_on_distinct_values_equals_row_by_row(values: list[str | None]) -> None:
+    """Dates are proven on distinct texts; the verdict must be the row-by-row round trip's."""
+    from pipeline.infer import TypeInferrer
+
+    frame = pl.DataFrame({"d": values}, schema={"d": pl.String})
+    col = pl.col("d")
+    parsed = col.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    for blank_is_null in (False, True):
+        missing = (col.is_null() | (col == "")) if blank_is_null else col.is_null()
+        row_by_row = frame.select(
+            (missing | (parsed.dt.strftime("%Y-%m-%d") == col).fill_null(value=False)).all()
+        ).item()
+        inferrer = TypeInferrer(["d"])
+        exprs = inferrer.aggregates(["d"], blank_is_null=blank_is_null)
+        inferrer.absorb(frame.select(exprs).row(0, named=True))
+        assert inferrer._fits["d"]["date"] is row_by_row

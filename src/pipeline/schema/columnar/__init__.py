@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from pipeline.schema.columnar.engine import validate_columnar
+from pipeline.schema.columnar.engine import ColumnarValidator, validate_columnar
 
-__all__ = ["validate_columnar"]
+__all__ = ["ColumnarValidator", "validate_columnar"]

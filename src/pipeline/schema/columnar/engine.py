@@ -37,7 +37,7 @@ from pipeline.schema.reference import output_columns, validate_reference
 from pipeline.schema.result import ValidationReport, ValidationResult
 from pipeline.schema.values import to_series
 
-__all__ = ["validate_columnar"]
+__all__ = ["ColumnarValidator", "validate_columnar"]
 
 #: Rows per slice: large enough that per-slice overhead is noise, small enough
 #: that the slice's intermediate columns stay a fraction of the input.
@@ -365,6 +365,91 @@ def _column(
     return combine(state.spec, fast.get_column(name), positions, state.py_values, exact)
 
 
+class ColumnarValidator:
+    """A model compiled once, applied to any number of frames.
+
+    Compiling (the per-field expressions and Pydantic's single-field models)
+    and Pydantic's cache of undecided values outlive one frame, so a stream of
+    batches pays for them once; each :meth:`validate` is otherwise independent.
+    """
+
+    def __init__(self, model: type[BaseModel], *, slice_rows: int = SLICE_ROWS) -> None:
+        self.model = model
+        self.plan = plan_model(model)
+        self.slice_rows = max(1, slice_rows)
+        self._fallback = model_fallback_reason(self.plan)
+        self._prepared: dict[tuple[str, ...], list[_Field]] = {}
+
+    def _fields(self, columns: list[str]) -> list[_Field]:
+        key = tuple(columns)
+        if key not in self._prepared:
+            self._prepared[key] = _prepare_fields(self.plan, columns)
+        # Fresh per-frame state; the compiled expressions and checkers are shared.
+        return [
+            dataclasses.replace(f, results=[], py_positions=[], py_values=[], unplaced=False)
+            for f in self._prepared[key]
+        ]
+
+    def validate(self, frame: pl.DataFrame) -> ValidationResult:
+        """Validate ``frame``; the result does not depend on earlier frames."""
+        plan, model = self.plan, self.model
+        if self._fallback is not None:
+            result = validate_reference(frame, model, plan=plan)
+            report = dataclasses.replace(
+                result.report,
+                engine="columnar",
+                fallback_reasons={s.name: self._fallback for s in plan.fields},
+            )
+            return dataclasses.replace(result, report=report)
+        data, numbers = prepare_input(frame)
+        columns = data.columns
+        fields = self._fields(columns)
+        output = output_columns(plan, columns)
+        specs = {f.spec.name: f for f in fields}
+        extras_kept = [c for c in output if c not in specs]
+        extras = [c for c in columns if c not in plan.consumed_columns(columns)]
+        extra_errors: list[ErrorEntry] = []
+        if plan.extra == "forbid":
+            extra_errors = [
+                {"column": c, "code": "extra_column", "message": "Extra inputs are not permitted"}
+                for c in extras
+            ]
+        run = _Run(
+            fields=fields,
+            extras_kept=extras_kept,
+            constant_ok=not extra_errors and all(f.absent is None or f.absent[0] for f in fields),
+            constant_errors=extra_errors,
+        )
+        step = self.slice_rows
+        for offset in range(0, max(data.height, 1), step):
+            _run_slice(run, data.slice(offset, step), numbers.slice(offset, step))
+
+        fast = (
+            pl.concat(run.valid_parts, how="vertical", rechunk=False) if run.valid_parts else None
+        )
+        run.valid_parts.clear()
+        out: list[pl.Series] = []
+        for name in output:
+            if name in specs:
+                out.append(_column(specs[name], fast, run.kept, data, run).alias(name))
+            else:  # an extra column kept by extra='allow': Pydantic keeps the text
+                assert fast is not None
+                out.append(fast.get_column(name))
+        valid_frame = pl.DataFrame(out) if out else pl.DataFrame(height=run.kept)
+        rejected = pl.concat(run.rejected_parts, how="vertical", rechunk=False)
+        report = ValidationReport(
+            total=data.height,
+            valid_count=valid_frame.height,
+            rejected_count=rejected.height,
+            error_counts={k: n for k, n in run.counts.items() if n},
+            columnar_fields=tuple(f.spec.name for f in fields if f.compiled is not None),
+            fallback_fields=tuple(f.spec.name for f in fields if f.compiled is None),
+            engine="columnar",
+            fallback_reasons={f.spec.name: f.reason for f in fields if f.reason is not None},
+        )
+        return ValidationResult(valid=valid_frame, rejected=rejected, report=report)
+
+
 def validate_columnar(
     frame: pl.DataFrame, model: type[BaseModel], *, slice_rows: int = SLICE_ROWS
 ) -> ValidationResult:
@@ -373,58 +458,4 @@ def validate_columnar(
     ``slice_rows`` bounds the rows processed at once; the result does not
     depend on it.
     """
-    plan = plan_model(model)
-    reason = model_fallback_reason(plan)
-    if reason is not None:
-        result = validate_reference(frame, model, plan=plan)
-        report = dataclasses.replace(
-            result.report,
-            engine="columnar",
-            fallback_reasons={s.name: reason for s in plan.fields},
-        )
-        return dataclasses.replace(result, report=report)
-    data, numbers = prepare_input(frame)
-    columns = data.columns
-    fields = _prepare_fields(plan, columns)
-    output = output_columns(plan, columns)
-    specs = {f.spec.name: f for f in fields}
-    extras_kept = [c for c in output if c not in specs]
-    extras = [c for c in columns if c not in plan.consumed_columns(columns)]
-    extra_errors: list[ErrorEntry] = []
-    if plan.extra == "forbid":
-        extra_errors = [
-            {"column": c, "code": "extra_column", "message": "Extra inputs are not permitted"}
-            for c in extras
-        ]
-    run = _Run(
-        fields=fields,
-        extras_kept=extras_kept,
-        constant_ok=not extra_errors and all(f.absent is None or f.absent[0] for f in fields),
-        constant_errors=extra_errors,
-    )
-    step = max(1, slice_rows)
-    for offset in range(0, max(data.height, 1), step):
-        _run_slice(run, data.slice(offset, step), numbers.slice(offset, step))
-
-    fast = pl.concat(run.valid_parts, how="vertical", rechunk=False) if run.valid_parts else None
-    run.valid_parts.clear()
-    out: list[pl.Series] = []
-    for name in output:
-        if name in specs:
-            out.append(_column(specs[name], fast, run.kept, data, run).alias(name))
-        else:  # an extra column kept by extra='allow': Pydantic keeps the text
-            assert fast is not None
-            out.append(fast.get_column(name))
-    valid_frame = pl.DataFrame(out) if out else pl.DataFrame(height=run.kept)
-    rejected = pl.concat(run.rejected_parts, how="vertical", rechunk=False)
-    report = ValidationReport(
-        total=data.height,
-        valid_count=valid_frame.height,
-        rejected_count=rejected.height,
-        error_counts={k: n for k, n in run.counts.items() if n},
-        columnar_fields=tuple(f.spec.name for f in fields if f.compiled is not None),
-        fallback_fields=tuple(f.spec.name for f in fields if f.compiled is None),
-        engine="columnar",
-        fallback_reasons={f.spec.name: f.reason for f in fields if f.reason is not None},
-    )
-    return ValidationResult(valid=valid_frame, rejected=rejected, report=report)
+    return ColumnarValidator(model, slice_rows=slice_rows).validate(frame)
