@@ -82,6 +82,12 @@ def parse_spec(loaded: LoadedYaml) -> PipelineSpec:
         block = data.get(section)
         if isinstance(block, dict) and isinstance(block.get(key), str):
             block[key] = _resolve(block[key], base)
+    quality = data.get("quality")
+    if isinstance(quality, dict) and isinstance(quality.get("rules"), list):
+        # A reference rule's dataset is a location like the source's: same resolution.
+        for rule in quality["rules"]:
+            if isinstance(rule, dict) and isinstance(rule.get("dataset"), str):
+                rule["dataset"] = _resolve(rule["dataset"], base)
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
@@ -91,9 +97,21 @@ def parse_spec(loaded: LoadedYaml) -> PipelineSpec:
 
 
 def _resolve(value: str, base: Path) -> str:
-    """A relative path resolves against the spec's folder; URIs and absolute paths stay."""
-    scheme = urlsplit(value).scheme
-    if len(scheme) > 1:
+    """A relative path resolves against the spec's folder; URIs and absolute paths stay.
+
+    A ``sqlite://`` location names a local file too: a relative database path in
+    it (``sqlite://ref.db?table=t``) resolves the same way.
+    """
+    parts = urlsplit(value)
+    if parts.scheme.lower() == "sqlite":
+        db = parts.netloc + parts.path
+        if not db or Path(db).is_absolute():
+            return value
+        resolved = (base / db).resolve().as_posix()
+        query = f"?{parts.query}" if parts.query else ""
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        return f"sqlite://{resolved}{query}{fragment}"
+    if len(parts.scheme) > 1:
         return value
     path = Path(value)
     return str(path if path.is_absolute() else (base / path).resolve())

@@ -22,7 +22,6 @@ __all__ = ["open_sink", "open_source", "redact"]
 _FUTURE_SCHEMES = {
     "postgresql": "postgres",
     "postgres": "postgres",
-    "sqlite": "sql",
     "s3": "s3",
     "gs": "gcs",
     "gcs": "gcs",
@@ -74,6 +73,10 @@ def open_source(
         return FileSource(_file_path(location), fmt, on_bytes=on_bytes)
     if scheme == "memory":
         return MemorySource(str(location).removeprefix("memory://"))
+    if scheme == "sqlite":
+        from pipeline.io.sqlite import SqliteSource  # sqlite3 only when a table is read
+
+        return SqliteSource(str(location))
     raise _unsupported(str(location), scheme)
 
 
@@ -84,4 +87,10 @@ def open_sink(location: str | Path, fmt: str | None = None) -> Sink:
         return FileSink(_file_path(location), fmt)
     if scheme == "memory":
         return MemorySink(str(location).removeprefix("memory://"))
+    if scheme == "sqlite":
+        raise ConfigError(
+            "SQLite tables can be read, not written, in this version",
+            dataset=redact(str(location)),
+            hint="write the output to a CSV, Parquet or JSON Lines file",
+        )
     raise _unsupported(str(location), scheme)

@@ -46,6 +46,28 @@ def test_good_spec_loads_with_resolved_paths_and_a_hash(tmp_path: Path) -> None:
     assert check_spec(spec).steps[0]["name"] == "filter_1"
 
 
+def test_relative_sqlite_and_reference_locations_resolve_against_the_spec(
+    tmp_path: Path,
+) -> None:
+    text = (
+        "version: 1\nname: t\nsource: {uri: 'sqlite://data/ref.db?table=claims'}\n"
+        "sink: {uri: out.csv}\naudit: {path: audit.jsonl}\nquality:\n"
+        "  - {id: known, rule: reference, column: m, dataset: 'sqlite://data/ref.db#members'}\n"
+        "  - {id: listed, rule: reference, column: m, dataset: members.csv}\n"
+        "  - {id: remote, rule: reference, column: m, dataset: 's3://bucket/members.csv'}\n"
+    )
+    spec = load_spec(write(tmp_path, text))
+    base = tmp_path.resolve().as_posix()
+    assert spec.source.uri == f"sqlite://{base}/data/ref.db?table=claims"
+    assert spec.quality is not None
+    datasets = [rule["dataset"] for rule in spec.quality.rules]
+    assert datasets == [
+        f"sqlite://{base}/data/ref.db#members",
+        str((tmp_path / "members.csv").resolve()),
+        "s3://bucket/members.csv",
+    ]
+
+
 def test_unknown_top_level_key_names_line_and_nearest(tmp_path: Path) -> None:
     error = error_of(tmp_path, GOOD.replace("steps:", "stpes:"))
     assert error.key == "stpes" and error.line == 4

@@ -1,0 +1,154 @@
+"""SQLite tables as sources: read-only, a stable order, text cells, clear failures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline import PipelineConfig, run_pipeline
+from pipeline.errors import ConfigError, InputError
+from pipeline.io import open_sink, open_source
+from pipeline.quality import evaluate, parse_rules, read_reference
+
+
+def make_db(path: Path, rows: list[tuple[object, ...]] | None = None) -> Path:
+    con = sqlite3.connect(path)
+    con.execute('CREATE TABLE members ("member id" TEXT, plan TEXT, age INTEGER, score REAL)')
+    con.executemany(
+        "INSERT INTO members VALUES (?, ?, ?, ?)",
+        rows
+        if rows is not None
+        else [("m1", "HMO", 34, 0.5), ("m2", None, 7, None), ("007", "PPO", None, 100.0)],
+    )
+    con.commit()
+    con.close()
+    return path
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_reads_rows_in_rowid_order_as_text(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "ref.db")
+    before = sha(db)
+    read = open_source(f"sqlite://{db}?table=members").read()
+    assert read.columns == ["member id", "plan", "age", "score"]
+    assert read.frame.to_dicts() == [
+        {"_row_number": 1, "member id": "m1", "plan": "HMO", "age": "34", "score": "0.5"},
+        {"_row_number": 2, "member id": "m2", "plan": None, "age": "7", "score": None},
+        {"_row_number": 3, "member id": "007", "plan": "PPO", "age": None, "score": "100.0"},
+    ]
+    assert read.typed_frame is None  # typed by lossless inference, like a CSV
+    # The same table reads to the same digest; the database file is never touched.
+    assert open_source(f"sqlite://{db}#members").read().digest == read.digest
+    assert sha(db) == before
+    assert not (tmp_path / "ref.db-journal").exists()
+
+
+def test_without_rowid_tables_read_in_primary_key_order(tmp_path: Path) -> None:
+    db = tmp_path / "k.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE k (code TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID")
+    con.executemany("INSERT INTO k VALUES (?, ?)", [("b", 2), ("c", 3), ("a", 1)])
+    con.commit()
+    con.close()
+    read = open_source(f"sqlite://{db}?table=k").read()
+    assert read.frame.get_column("code").to_list() == ["a", "b", "c"]
+
+
+def test_missing_database_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    with pytest.raises(InputError, match="does not exist") as caught:
+        open_source(f"sqlite://{missing}?table=t").read()
+    assert caught.value.exit_code == 2
+    assert not missing.exists()
+
+
+def test_missing_table_names_the_tables_there(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "ref.db")
+    with pytest.raises(InputError, match="has no table 'member'") as caught:
+        open_source(f"sqlite://{db}?table=member").read()
+    assert "members" in (caught.value.hint or "")
+
+
+def test_location_without_table_or_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="names no table"):
+        open_source(f"sqlite://{tmp_path}/x.db")
+    with pytest.raises(ConfigError, match="names no database file"):
+        open_source("sqlite://?table=t")
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.db"
+    bogus.write_text("id,name\n1,a\n")
+    with pytest.raises(InputError, match="cannot be read as a SQLite database"):
+        open_source(f"sqlite://{bogus}?table=t").read()
+
+
+def test_blob_cells_are_refused_naming_the_column(tmp_path: Path) -> None:
+    db = tmp_path / "b.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE t (id INTEGER, payload)")
+    con.execute("INSERT INTO t VALUES (1, ?)", (b"\x00\x01secret",))
+    con.commit()
+    con.close()
+    with pytest.raises(InputError, match=r"column 'payload'.*BLOB") as caught:
+        open_source(f"sqlite://{db}?table=t").read()
+    assert "secret" not in str(caught.value) and caught.value.column == "payload"
+
+
+def test_sqlite_is_not_a_sink_yet(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="can be read, not written"):
+        open_sink(f"sqlite://{tmp_path}/out.db?table=t")
+
+
+def test_a_run_reads_a_table_and_keeps_the_evidence(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "ref.db")
+    result = run_pipeline(
+        PipelineConfig(
+            input_path=f"sqlite://{db}?table=members",
+            output_path=tmp_path / "out.csv",
+            audit_path=tmp_path / "audit.jsonl",
+        )
+    )
+    assert result.success, result.errors
+    assert result.input_records == result.output_records == 3
+    # Lossless inference: "007" keeps the member id column text; ages become Int64.
+    assert (tmp_path / "out.csv").read_text().splitlines() == [
+        "member id,plan,age,score",
+        "m1,HMO,34,0.5",
+        "m2,,7,",
+        "007,PPO,,100.0",
+    ]
+    read_entry = next(
+        json.loads(line)
+        for line in (tmp_path / "audit.jsonl").read_text().splitlines()
+        if json.loads(line)["action"] == "read_sqlite" and json.loads(line)["status"] == "completed"
+    )
+    assert read_entry["record_count"] == 3
+    assert result.input_hash == open_source(f"sqlite://{db}?table=members").read().digest
+
+
+def test_reference_rule_checks_values_against_a_table(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "ref.db")
+    claims = pl.DataFrame({"member": ["m1", "m2", "m9", None, "007"]})
+    rules = parse_rules(
+        [
+            {
+                "id": "known_member",
+                "rule": "reference",
+                "column": "member",
+                "dataset": f"sqlite://{db}?table=members",
+                "dataset_column": "member id",
+            }
+        ]
+    )
+    outcome = evaluate(claims, rules, references=read_reference)
+    (result,) = outcome.results
+    assert (result.failed_rows, result.evaluated_rows, result.passed) == (1, 4, False)
