@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -104,10 +104,11 @@ def _resolve(value: str, base: Path) -> str:
     """
     parts = urlsplit(value)
     if parts.scheme.lower() == "sqlite":
-        db = parts.netloc + parts.path
-        if not db or Path(db).is_absolute():
+        db = Path(unquote(parts.netloc + parts.path)).expanduser()
+        if not str(db) or db.is_absolute():
             return value
-        resolved = (base / db).resolve().as_posix()
+        # Percent-encoded: a spec folder holding "?" or "#" stays part of the path.
+        resolved = quote((base / db).resolve().as_posix(), safe="/")
         query = f"?{parts.query}" if parts.query else ""
         fragment = f"#{parts.fragment}" if parts.fragment else ""
         return f"sqlite://{resolved}{query}{fragment}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import polars as pl
 
@@ -29,11 +29,15 @@ _FORM = "use sqlite:///path/to/file.db?table=NAME (or sqlite:///path/to/file.db#
 
 
 def parse_sqlite_uri(location: str) -> tuple[Path, str]:
-    """Return the database file and table a ``sqlite://`` location names."""
+    """Return the database file and table a ``sqlite://`` location names.
+
+    The path and the ``#NAME`` form are percent-decoded (a spec percent-encodes
+    a resolved folder holding ``?`` or ``#``); ``?table=`` is form-decoded.
+    """
     parts = urlsplit(location)
-    raw_path = parts.netloc + parts.path
+    raw_path = unquote(parts.netloc + parts.path)
     tables = parse_qs(parts.query).get("table")
-    table = parts.fragment or (tables[0] if tables else "")
+    table = unquote(parts.fragment) if parts.fragment else (tables[0] if tables else "")
     if not raw_path:
         raise ConfigError(
             f"the SQLite location {location!r} names no database file", hint=_FORM, key="uri"
@@ -77,10 +81,11 @@ class SqliteSource(Source):
             ) from None
         return con
 
-    def _columns(self, con: sqlite3.Connection) -> tuple[list[str], list[str]]:
-        """The table's columns, and its ordering columns (rowid or the primary key)."""
+    def _layout(self, con: sqlite3.Connection) -> tuple[str, list[str], list[str]]:
+        """The table's stored name, its columns, and the columns that order it."""
         found = con.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?",
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name = ? COLLATE NOCASE",
             (self.table,),
         ).fetchone()
         if found is None:
@@ -96,16 +101,24 @@ class SqliteSource(Source):
                 dataset=self.location,
                 hint=f"tables there: {', '.join(names)}" if names else "the database has no tables",
             )
-        info = con.execute(f"PRAGMA table_info({_quoted(self.table)})").fetchall()
+        name, kind = found
+        info = con.execute(f"PRAGMA table_info({_quoted(name)})").fetchall()
         columns = [row[1] for row in info]
-        sql = (found[1] or "").upper()
-        if "WITHOUT ROWID" in sql:
-            keys = [row[1] for row in sorted(info, key=lambda r: r[5]) if row[5] > 0]
-            return columns, keys
-        if found[1] is None or sql.startswith("CREATE VIEW"):
+        if kind == "view":
             # A view has no rowid: every column orders it (ties are identical rows).
-            return columns, columns
-        return columns, ["rowid"]
+            return name, columns, [_quoted(c) for c in columns]
+        taken = {c.lower() for c in columns}
+        # A column may itself be called rowid; SQLite then offers _rowid_ or oid.
+        alias = next((a for a in ("rowid", "_rowid_", "oid") if a not in taken), None)
+        if alias is None:
+            return name, columns, [_quoted(c) for c in columns]
+        try:
+            con.execute(f"SELECT {alias} FROM {_quoted(name)} LIMIT 0")  # noqa: S608
+        except sqlite3.OperationalError:
+            # WITHOUT ROWID (the probe works on any SQLite version): the key orders it.
+            keys = sorted((row[5], row[1]) for row in info if row[5] > 0)
+            return name, columns, [_quoted(c) for _, c in keys]
+        return name, columns, [alias]
 
     def read(self, *, options: dict[str, Any] | None = None) -> ReadResult:
         """Read the whole table as text columns in a stable order."""
@@ -117,34 +130,36 @@ class SqliteSource(Source):
             )
         con = self._connect()
         try:
-            columns, order = self._columns(con)
-            table = _quoted(self.table)
-            if columns:
-                counts = ", ".join(f"sum(typeof({_quoted(c)}) = 'blob')" for c in columns)
-                # Identifiers are quoted by _quoted; no value ever enters the SQL text.
-                blobs = con.execute(f"SELECT {counts} FROM {table}").fetchone()  # noqa: S608
-                for name, count in zip(columns, blobs, strict=True):
-                    if count:
-                        raise InputError(
-                            f"column {name!r} of table {self.table!r} holds binary data "
-                            f"(BLOB) in {count} rows",
-                            dataset=self.location,
-                            column=name,
-                            hint="store the values as text or numbers, or read a view "
-                            "that leaves the column out",
-                        )
+            # One read transaction: the BLOB check and the read see the same rows.
+            con.execute("BEGIN")
+            name, columns, order = self._layout(con)
+            table = _quoted(name)
+            counts = ", ".join(f"sum(typeof({_quoted(c)}) = 'blob')" for c in columns)
+            # Identifiers are quoted by _quoted; no value ever enters the SQL text.
+            blobs = con.execute(f"SELECT {counts} FROM {table}").fetchone()  # noqa: S608
+            for column, count in zip(columns, blobs, strict=True):
+                if count:
+                    raise InputError(
+                        f"column {column!r} of table {name!r} holds binary data "
+                        f"(BLOB) in {count} rows",
+                        dataset=self.location,
+                        column=column,
+                        hint="store the values as text or numbers, or read a view "
+                        "that leaves the column out",
+                    )
             select = ", ".join(f"CAST({_quoted(c)} AS TEXT) AS {_quoted(c)}" for c in columns)
-            by = ", ".join(c if c == "rowid" else _quoted(c) for c in order)
             frame = pl.read_database(
-                f"SELECT {select} FROM {table} ORDER BY {by}",  # noqa: S608 - as above
+                f"SELECT {select} FROM {table} ORDER BY {', '.join(order)}",  # noqa: S608
                 connection=con,
                 schema_overrides=dict.fromkeys(columns, pl.String),
             )
         except sqlite3.Error as exc:
+            # Never the engine's text: for undecodable text it quotes the cell.
+            code = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
             raise InputError(
-                f"reading table {self.table!r} from {str(self.path)!r} failed: {exc}",
+                f"reading table {self.table!r} from {str(self.path)!r} failed ({code})",
                 dataset=self.location,
-                hint="check the database is not corrupt and the table is readable",
+                hint="check the database is not damaged and its text is UTF-8",
             ) from None
         finally:
             con.close()

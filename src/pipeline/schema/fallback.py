@@ -113,6 +113,12 @@ class FieldChecker:
             self._cache[value] = cached
         return cached
 
+    def trim(self, limit: int) -> None:
+        """Forget cached verdicts once there are more than ``limit`` (bounded memory
+        for a validator that serves a whole stream of batches)."""
+        if len(self._cache) > limit:
+            self._cache.clear()
+
     def absent(self) -> Checked:
         """Validate the field with its column absent (default or ``missing``)."""
         return self._run({}, [])

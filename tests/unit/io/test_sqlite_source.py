@@ -152,3 +152,64 @@ def test_reference_rule_checks_values_against_a_table(tmp_path: Path) -> None:
     outcome = evaluate(claims, rules, references=read_reference)
     (result,) = outcome.results
     assert (result.failed_rows, result.evaluated_rows, result.passed) == (1, 4, False)
+
+
+def test_table_layouts_that_fool_a_text_search_still_read_in_a_stable_order(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "odd.db"
+    con = sqlite3.connect(db)
+    # Not WITHOUT ROWID, though its SQL says so; and the reverse, split over lines.
+    con.execute("CREATE TABLE note (a TEXT DEFAULT 'without rowid', b INTEGER)")
+    con.execute("CREATE TABLE keyed (k TEXT PRIMARY KEY, v INTEGER) WITHOUT\n ROWID")
+    # A column called rowid (all null) must not become the ordering.
+    con.execute("CREATE TABLE shadow (rowid INTEGER, v TEXT)")
+    con.execute("CREATE VIEW recent AS SELECT b FROM note WHERE b > 1")
+    con.executemany("INSERT INTO note (b) VALUES (?)", [(3,), (1,), (2,)])
+    con.executemany("INSERT INTO keyed VALUES (?, ?)", [("z", 1), ("a", 2)])
+    con.executemany("INSERT INTO shadow VALUES (NULL, ?)", [("x",), ("y",), ("w",)])
+    con.commit()
+    con.close()
+
+    def column(table: str, name: str) -> list[str | None]:
+        return open_source(f"sqlite://{db}?table={table}").read().frame[name].to_list()
+
+    assert column("note", "b") == ["3", "1", "2"]
+    assert column("keyed", "k") == ["a", "z"]
+    assert column("shadow", "v") == ["x", "y", "w"]
+    assert column("RECENT", "b") == ["2", "3"]  # names match as SQLite does, any case
+
+
+def test_undecodable_text_fails_without_quoting_the_cell(tmp_path: Path) -> None:
+    db = tmp_path / "latin.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE t (a TEXT)")
+    con.execute("INSERT INTO t VALUES (CAST(? AS TEXT))", (b"Secret caf\xe9",))
+    con.commit()
+    con.close()
+    with pytest.raises(InputError, match="reading table 't'") as caught:
+        open_source(f"sqlite://{db}?table=t").read()
+    assert "Secret" not in str(caught.value) and "Secret" not in (caught.value.hint or "")
+
+
+def test_the_checker_cache_is_bounded_across_frames() -> None:
+    from pydantic import BaseModel, field_validator
+
+    from pipeline.schema import Validator
+    from pipeline.schema.columnar import engine
+
+    class Row(BaseModel):
+        code: str
+
+        @field_validator("code")
+        @classmethod
+        def known(cls, value: str) -> str:
+            return value
+
+    validator = Validator(Row)
+    for start in range(0, 3 * engine.CACHE_LIMIT, engine.CACHE_LIMIT):
+        frame = pl.DataFrame({"code": [str(i) for i in range(start, start + engine.CACHE_LIMIT)]})
+        assert validator.validate(frame).report.valid_count == engine.CACHE_LIMIT
+    assert validator._columnar is not None
+    (field,) = validator._columnar._prepared[("code",)]
+    assert len(field.checker._cache) <= engine.CACHE_LIMIT

@@ -68,6 +68,28 @@ def test_relative_sqlite_and_reference_locations_resolve_against_the_spec(
     ]
 
 
+def test_a_spec_folder_with_a_hash_sign_stays_part_of_the_sqlite_path(tmp_path: Path) -> None:
+    import sqlite3
+
+    from pipeline.io import open_source
+
+    folder = tmp_path / "team#1?"
+    folder.mkdir()
+    con = sqlite3.connect(folder / "ref.db")
+    con.execute("CREATE TABLE claims (id TEXT)")
+    con.execute("INSERT INTO claims VALUES ('c1')")
+    con.commit()
+    con.close()
+    text = (
+        "version: 1\nname: t\nsource: {uri: 'sqlite://ref.db?table=claims'}\n"
+        "sink: {uri: out.csv}\naudit: {path: audit.jsonl}\n"
+    )
+    spec = load_spec(write(folder, text))
+    assert open_source(spec.source.uri).read().frame["id"].to_list() == ["c1"]
+    home = load_spec(write(folder, text.replace("sqlite://ref.db", "sqlite://~/ref.db")))
+    assert home.source.uri == "sqlite://~/ref.db?table=claims"  # the user's home, kept
+
+
 def test_unknown_top_level_key_names_line_and_nearest(tmp_path: Path) -> None:
     error = error_of(tmp_path, GOOD.replace("steps:", "stpes:"))
     assert error.key == "stpes" and error.line == 4

@@ -42,6 +42,9 @@ __all__ = ["ColumnarValidator", "validate_columnar"]
 #: Rows per slice: large enough that per-slice overhead is noise, small enough
 #: that the slice's intermediate columns stay a fraction of the input.
 SLICE_ROWS: Final = 250_000
+#: Pydantic verdicts a field's checker keeps between frames: enough for the
+#: repeated bad values of a stream, bounded for a high-cardinality column.
+CACHE_LIMIT: Final = 100_000
 _POS = "__pos"
 _ALL = "__all"
 
@@ -384,6 +387,8 @@ class ColumnarValidator:
         key = tuple(columns)
         if key not in self._prepared:
             self._prepared[key] = _prepare_fields(self.plan, columns)
+        for field in self._prepared[key]:
+            field.checker.trim(CACHE_LIMIT)
         # Fresh per-frame state; the compiled expressions and checkers are shared.
         return [
             dataclasses.replace(f, results=[], py_positions=[], py_values=[], unplaced=False)
