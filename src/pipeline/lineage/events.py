@@ -20,7 +20,6 @@ is mapped to a stable UUIDv5 so START and COMPLETE of one run always match.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
@@ -45,7 +44,13 @@ from openlineage.client.facet_v2 import (
     source_code_location_job,
 )
 
-from pipeline.lineage.models import ColumnSource, DatasetRef, RunLineage, normalize_column_source
+from pipeline.lineage.models import (
+    ColumnSource,
+    DatasetRef,
+    RunLineage,
+    normalize_column_source,
+    openlineage_run_id,
+)
 from pipeline.lineage.models import normalize_quality as _quality
 from pipeline.lineage.naming import identify
 
@@ -53,15 +58,6 @@ __all__ = ["PRODUCER", "build_event", "openlineage_run_id"]
 
 PRODUCER = "https://github.com/regulated-data-pipelines/regulated-data-pipelines"
 ENGINE = "regulated-data-pipelines"
-_RUN_ID_NAMESPACE = uuid.UUID("6f1d3b0e-4c55-5c1e-9d1f-2a8b7c0e9a51")
-
-
-def openlineage_run_id(run_id: str) -> str:
-    """Return ``run_id`` if it is a UUID, else a stable UUIDv5 derived from it."""
-    try:
-        return str(uuid.UUID(run_id))
-    except ValueError:
-        return str(uuid.uuid5(_RUN_ID_NAMESPACE, run_id))
 
 
 def _engine_version() -> str:

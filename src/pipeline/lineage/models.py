@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ __all__ = [
     "SourceCode",
     "normalize_column_source",
     "normalize_quality",
+    "openlineage_run_id",
 ]
 
 RunStatus = Literal["running", "completed", "failed"]
@@ -222,3 +224,14 @@ class LineageRecord:
         out = asdict(self)
         out["code_fingerprints"] = dict(self.code_fingerprints)
         return out
+
+
+_RUN_ID_NAMESPACE = uuid.UUID("6f1d3b0e-4c55-5c1e-9d1f-2a8b7c0e9a51")
+
+
+def openlineage_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it is a UUID, else a stable UUIDv5 derived from it."""
+    try:
+        return str(uuid.UUID(run_id))
+    except ValueError:
+        return str(uuid.uuid5(_RUN_ID_NAMESPACE, run_id))

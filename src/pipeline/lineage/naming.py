@@ -35,9 +35,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from openlineage.client.naming.dataset import GCS, S3, LocalFileSystem, RemoteFileSystem
+if TYPE_CHECKING:
+    from openlineage.client.naming.dataset import GCS, S3, RemoteFileSystem
 
 __all__ = ["DatasetIdentity", "display_location", "identify", "redact_uri", "same_path"]
 
@@ -101,17 +103,23 @@ def identify(location: str, *, table: str | None = None) -> DatasetIdentity:
     if not location:
         raise ValueError("a dataset location must not be empty")
     if "://" not in location or _WINDOWS_DRIVE.match(location):
-        return _from_naming(LocalFileSystem(path=_local_path(location)))
+        return _local(_local_path(location))
     parts = urlsplit(location)
     scheme = _SCHEME_ALIASES.get(parts.scheme.lower(), parts.scheme.lower())
     host = parts.hostname or ""
     if scheme == "file":
         if host in ("", "localhost"):
-            return _from_naming(LocalFileSystem(path=_local_path(parts.path)))
+            return _local(_local_path(parts.path))
+        from openlineage.client.naming.dataset import RemoteFileSystem
+
         return _from_naming(RemoteFileSystem(host=host, path=parts.path or "/"))
     if scheme in ("s3", "s3a", "s3n"):
+        from openlineage.client.naming.dataset import S3
+
         return _from_naming(S3(bucket_name=host, object_key=parts.path.lstrip("/") or "/"))
     if scheme in ("gs", "gcs"):
+        from openlineage.client.naming.dataset import GCS
+
         return _from_naming(GCS(bucket_name=host, object_key=parts.path.lstrip("/") or "/"))
     if scheme == "sqlite":
         db_path = _local_path(parts.netloc + parts.path) if parts.netloc + parts.path else ""
@@ -138,7 +146,18 @@ def display_location(location: str) -> str:
     return redact_uri(location)
 
 
-def _from_naming(naming: LocalFileSystem | RemoteFileSystem | S3 | GCS) -> DatasetIdentity:
+def _local(path: str) -> DatasetIdentity:
+    """The convention's LocalFileSystem naming (namespace ``file``, the absolute path).
+
+    Written out rather than imported: importing the OpenLineage client package
+    costs ~0.5 s of start-up, and every run names its local files.
+    """
+    if not path:
+        raise ValueError("a dataset location must not be empty")
+    return DatasetIdentity("file", path)
+
+
+def _from_naming(naming: RemoteFileSystem | S3 | GCS) -> DatasetIdentity:
     return DatasetIdentity(naming.get_namespace(), naming.get_name())
 
 

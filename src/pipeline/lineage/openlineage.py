@@ -26,15 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from openlineage.client import OpenLineageClient
-from openlineage.client.serde import Serde
-
-from pipeline.lineage.events import build_event, openlineage_run_id
-from pipeline.lineage.models import RunLineage
+from pipeline.lineage.models import RunLineage, openlineage_run_id
 from pipeline.lineage.spool import FlushResult, Spool
 from pipeline.lineage.store import job_namespace
+
+if TYPE_CHECKING:
+    from openlineage.client import OpenLineageClient
 
 __all__ = ["DEFAULT_SPOOL", "EmitResult", "LineageEmitter"]
 
@@ -74,6 +73,23 @@ class EmitResult:
         return out
 
 
+_NOT_CONFIGURATION = frozenset({"OPENLINEAGE_DISABLED", "OPENLINEAGE_NAMESPACE"})
+
+
+def _may_be_configured() -> bool:
+    """Whether any of the client's configuration sources exists, checked without
+    importing the client (~0.5 s of start-up every run would otherwise pay).
+
+    Deliberately wide: any ``OPENLINEAGE*`` variable (``OPENLINEAGE_URL``,
+    ``OPENLINEAGE_CONFIG``, ``OPENLINEAGE__TRANSPORT__*`` …) or an
+    ``openlineage.yml`` where the client looks; the client then decides.
+    """
+    if any(k.startswith("OPENLINEAGE") and k not in _NOT_CONFIGURATION for k in os.environ):
+        return True
+    places = (Path.cwd() / "openlineage.yml", Path("~/.openlineage/openlineage.yml").expanduser())
+    return any(place.is_file() for place in places)
+
+
 class LineageEmitter:
     """Emits START / COMPLETE / FAIL events for runs through an OpenLineage client."""
 
@@ -101,6 +117,10 @@ class LineageEmitter:
         """Build an emitter from the client's standard configuration; never raises."""
         if os.environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
             return cls(None, spool_path=spool_path, timeout=timeout)
+        if not _may_be_configured():
+            return cls(None, spool_path=spool_path, timeout=timeout)
+        from openlineage.client import OpenLineageClient
+
         try:
             # Unconfigured, the client warns and falls back to printing events to the
             # console; we stay quiet and off instead (checked just below).
@@ -162,6 +182,8 @@ class LineageEmitter:
         run_id = openlineage_run_id(run.run_id)
         if not self.enabled:
             return EmitResult(state, run_id, "disabled")
+        from pipeline.lineage.events import build_event  # the event classes load with it
+
         try:
             event = build_event(
                 run, state, namespace=self.namespace, event_time=event_time, error=error,
@@ -180,6 +202,8 @@ class LineageEmitter:
             reason = self._within_deadline(lambda: client.emit(event))
         if reason is None:
             return EmitResult(state, run_id, "delivered")
+        from openlineage.client.serde import Serde
+
         try:
             # After client.emit the event carries the client's additions (tags,
             # environment facets): the spool holds exactly what would have gone out.
