@@ -107,7 +107,10 @@ class TypeInferrer:
         def missing(col: pl.Expr) -> pl.Expr:
             return (col.is_null() | (col == "")) if blank_is_null else col.is_null()
 
-        exprs = [(~missing(pl.col(c))).any().alias(f"{c}\x00seen") for c in text] if seen else []
+        # Only a column with a candidate left needs "seen" (an all-null column stays
+        # text); asking nothing of the others lets a lazy CSV scan skip parsing them.
+        alive = [c for c in text if any(self._fits[c].values())]
+        exprs = [(~missing(pl.col(c))).any().alias(f"{c}\x00seen") for c in alive] if seen else []
         for _dtype, kind in _CANDIDATES:
             for c in text:
                 if self._fits[c][kind]:
