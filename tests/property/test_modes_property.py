@@ -76,7 +76,13 @@ def step_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 def _config(
-    tmp: Path, data: Path, steps: list[dict[str, Any]], fmt: str, mode: str, tag: str
+    tmp: Path,
+    data: Path,
+    steps: list[dict[str, Any]],
+    fmt: str,
+    mode: str,
+    tag: str,
+    quality: dict[str, Any] | None = None,
 ) -> PipelineConfig:
     spec = PipelineSpec.model_validate(
         {
@@ -87,6 +93,7 @@ def _config(
             "steps": [dict(s, kind=next(iter(s))) for s in steps],
             "sink": {"uri": str(tmp / tag / f"out.{fmt}")},
             "audit": {"path": str(tmp / "audit.jsonl")},
+            **({"quality": quality} if quality is not None else {}),
         }
     )
     return spec.to_config(as_of="2024-01-01T00:00:00+00:00")
@@ -100,6 +107,19 @@ def _config(
     steps=step_lists(),
     fmt=st.sampled_from(["csv", "parquet", "jsonl"]),
     chunk=st.integers(1, 9),
+    quality=st.one_of(
+        st.none(),
+        # Rows quarantined before the steps: streaming infers the rows entering them.
+        st.builds(
+            lambda floor: {
+                "stage": "input",
+                "rules": [
+                    {"id": "low", "rule": "range", "column": "id", "min": floor, "quarantine": True}
+                ],
+            },
+            st.integers(-50, 50),
+        ),
+    ),
 )
 def test_batch_and_streaming_agree(
     tmp_path_factory: pytest.TempPathFactory,
@@ -108,6 +128,7 @@ def test_batch_and_streaming_agree(
     steps: list[dict[str, Any]],
     fmt: str,
     chunk: int,
+    quality: dict[str, Any] | None,
 ) -> None:
     monkeypatch.setattr(streaming, "BATCH_ROWS", chunk)
     tmp = tmp_path_factory.mktemp("modes")
@@ -115,7 +136,7 @@ def test_batch_and_streaming_agree(
     data.write_text(text, encoding="utf-8")
     results = {}
     for tag, mode in (("batch", "batch"), ("stream", "streaming"), ("again", "batch")):
-        result = run_pipeline(_config(tmp, data, steps, fmt, mode, tag))
+        result = run_pipeline(_config(tmp, data, steps, fmt, mode, tag, quality))
         assert result.success, result.errors
         assert result.conserved
         results[tag] = result
