@@ -86,8 +86,11 @@ def _may_be_configured() -> bool:
     """
     if any(k.startswith("OPENLINEAGE") and k not in _NOT_CONFIGURATION for k in os.environ):
         return True
-    places = (Path.cwd() / "openlineage.yml", Path("~/.openlineage/openlineage.yml").expanduser())
-    return any(place.is_file() for place in places)
+    try:
+        places = (Path.cwd() / "openlineage.yml", Path("~/.openlineage/openlineage.yml"))
+        return any(place.expanduser().is_file() for place in places)
+    except (OSError, RuntimeError):  # a deleted working directory, no home: let the client look
+        return True
 
 
 class LineageEmitter:
