@@ -59,9 +59,16 @@ def _back(expr: pl.Expr, kind: str) -> pl.Expr:
     return expr.cast(pl.String)
 
 
-def _all_fit(col: pl.Expr, kind: str, missing: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+#: A sample column with at most this many distinct texts is proven on its distinct
+#: texts (a code, a count, a flag): hashing each value is cheaper than a regex.
+_FEW = 64
+
+
+def _all_fit(
+    col: pl.Expr, kind: str, missing: Callable[[pl.Expr], pl.Expr], *, few: bool = False
+) -> pl.Expr:
     """True when every value of ``col`` is missing or fits ``kind`` (an aggregate)."""
-    if kind == "date":
+    if kind == "date" or few:
         # A date column has few distinct texts (at most 3.65M with four-digit years):
         # proving each distinct text once is ~10x cheaper than parsing and printing
         # every row. maintain_order: both sides of == must see the same order.
@@ -78,6 +85,8 @@ class TypeInferrer:
             c: {k: True for _, k in _CANDIDATES} for c in columns
         }
         self._seen: dict[str, bool] = dict.fromkeys(columns, False)
+        #: Distinct texts of each column in the last sample (None: no sample yet).
+        self._distinct: dict[str, int | None] = dict.fromkeys(columns, None)
 
     def update(self, frame: pl.DataFrame) -> None:
         """Account for one chunk of all-text rows."""
@@ -110,11 +119,17 @@ class TypeInferrer:
         # Only a column with a candidate left needs "seen" (an all-null column stays
         # text); asking nothing of the others lets a lazy CSV scan skip parsing them.
         alive = [c for c in text if any(self._fits[c].values())]
-        exprs = [(~missing(pl.col(c))).any().alias(f"{c}\x00seen") for c in alive] if seen else []
+        if seen:
+            exprs = [(~missing(pl.col(c))).any().alias(f"{c}\x00seen") for c in alive]
+        else:  # a sample: also how many distinct texts each column has
+            exprs = [pl.col(c).n_unique().alias(f"{c}\x00distinct") for c in alive]
         for _dtype, kind in _CANDIDATES:
             for c in text:
                 if self._fits[c][kind]:
-                    exprs.append(_all_fit(pl.col(c), kind, missing).alias(f"{c}\x00{kind}"))
+                    distinct = self._distinct[c]
+                    few = seen and distinct is not None and distinct <= _FEW
+                    fit = _all_fit(pl.col(c), kind, missing, few=few)
+                    exprs.append(fit.alias(f"{c}\x00{kind}"))
         return exprs
 
     def absorb(self, row: dict[str, object]) -> None:
@@ -125,6 +140,8 @@ class TypeInferrer:
                 continue
             if kind == "seen":
                 self._seen[column] = self._seen[column] or bool(value)
+            elif kind == "distinct":
+                self._distinct[column] = value if isinstance(value, int) else None
             else:
                 self._fits[column][kind] = bool(value)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,3 +85,19 @@ def test_date_proof_on_distinct_values_equals_row_by_row(values: list[str | None
         exprs = inferrer.aggregates(["d"], blank_is_null=blank_is_null)
         inferrer.absorb(frame.select(exprs).row(0, named=True))
         assert inferrer._fits["d"]["date"] is row_by_row
+
+
+@pytest.mark.parametrize(
+    ("odd", "expected"),
+    [(None, pl.Int64), ("007", pl.String), ("+2", pl.String), ("-0", pl.String), ("x", pl.String)],
+)
+def test_low_cardinality_columns_are_proven_on_distinct_texts(
+    odd: str | None, expected: pl.DataType
+) -> None:
+    """A few distinct texts in the sample: the proof runs on distinct values; one odd
+    value the sample missed must still keep the column text."""
+    values = ["1", "2", "3", None] * 2_500
+    if odd is not None:
+        values[4_999] = odd  # not among the rows the 2,000-row sample takes
+    frame = pl.DataFrame({"units": values}, schema={"units": pl.String})
+    assert infer_types(frame, ["units"]).schema["units"] == expected
