@@ -292,17 +292,17 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
         _count_steps(plan, queries, counting, out, None)
         frame = _quality(plan, frame, rejected_parts, out)
         counting = []
-    elif counting[:-1]:
+    elif tapped := counting[:-1]:
         # Count rows as they stream past the row-removing steps: no extra scan. Not
         # needed before the steps (the rows read minus those set aside) nor after the
         # last one (only row-preserving steps follow it: the sink's count). Each tap
         # is a Python call per morsel, about 0.5 s per GiB of CSV.
-        counters = [_RowCounter() for _ in counting[:-1]]
+        counters = [_RowCounter() for _ in tapped]
         frame = plans[0]
         for index, step in enumerate(plan.steps, start=1):
             frame = step.apply(frame, plan.ctx)
-            if index in counting[:-1]:
-                frame = counters[counting.index(index)].tap(frame)
+            if index in tapped:
+                frame = counters[tapped.index(index)].tap(frame)
     out.lineage = lineage
     final = frame.drop(ROW_NUMBER) if ROW_NUMBER in frame.collect_schema() else frame
     out.output_fields = fields_of(final)

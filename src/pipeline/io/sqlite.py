@@ -104,14 +104,14 @@ class SqliteSource(Source):
         name, kind = found
         info = con.execute(f"PRAGMA table_info({_quoted(name)})").fetchall()
         columns = [row[1] for row in info]
-        if kind == "view":
-            # A view has no rowid: every column orders it (ties are identical rows).
-            return name, columns, [_quoted(c) for c in columns]
+        # No rowid to order by (a view, or every alias taken by a column): all columns
+        # order the rows, and rows that tie are identical.
+        every = [_quoted(c) for c in columns]
         taken = {c.lower() for c in columns}
         # A column may itself be called rowid; SQLite then offers _rowid_ or oid.
         alias = next((a for a in ("rowid", "_rowid_", "oid") if a not in taken), None)
-        if alias is None:
-            return name, columns, [_quoted(c) for c in columns]
+        if kind == "view" or alias is None:
+            return name, columns, every
         try:
             con.execute(f"SELECT {alias} FROM {_quoted(name)} LIMIT 0")  # noqa: S608
         except sqlite3.OperationalError:

@@ -16,18 +16,25 @@ from pipeline.io import open_sink, open_source
 from pipeline.quality import evaluate, parse_rules, read_reference
 
 
-def make_db(path: Path, rows: list[tuple[object, ...]] | None = None) -> Path:
+def sqlite_db(path: Path, script: str) -> Path:
+    """A database built by one SQL script (values written in it), closed again."""
     con = sqlite3.connect(path)
-    con.execute('CREATE TABLE members ("member id" TEXT, plan TEXT, age INTEGER, score REAL)')
-    con.executemany(
-        "INSERT INTO members VALUES (?, ?, ?, ?)",
-        rows
-        if rows is not None
-        else [("m1", "HMO", 34, 0.5), ("m2", None, 7, None), ("007", "PPO", None, 100.0)],
-    )
-    con.commit()
-    con.close()
+    try:
+        con.executescript(script)
+    finally:
+        con.close()
     return path
+
+
+MEMBERS = """
+CREATE TABLE members ("member id" TEXT, plan TEXT, age INTEGER, score REAL);
+INSERT INTO members VALUES ('m1', 'HMO', 34, 0.5), ('m2', NULL, 7, NULL),
+                           ('007', 'PPO', NULL, 100.0);
+"""
+
+
+def make_db(path: Path) -> Path:
+    return sqlite_db(path, MEMBERS)
 
 
 def sha(path: Path) -> str:
@@ -52,12 +59,11 @@ def test_reads_rows_in_rowid_order_as_text(tmp_path: Path) -> None:
 
 
 def test_without_rowid_tables_read_in_primary_key_order(tmp_path: Path) -> None:
-    db = tmp_path / "k.db"
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE k (code TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID")
-    con.executemany("INSERT INTO k VALUES (?, ?)", [("b", 2), ("c", 3), ("a", 1)])
-    con.commit()
-    con.close()
+    db = sqlite_db(
+        tmp_path / "k.db",
+        "CREATE TABLE k (code TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID;"
+        "INSERT INTO k VALUES ('b', 2), ('c', 3), ('a', 1);",
+    )
     read = open_source(f"sqlite://{db}?table=k").read()
     assert read.frame.get_column("code").to_list() == ["a", "b", "c"]
 
@@ -92,12 +98,11 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_blob_cells_are_refused_naming_the_column(tmp_path: Path) -> None:
-    db = tmp_path / "b.db"
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE t (id INTEGER, payload)")
-    con.execute("INSERT INTO t VALUES (1, ?)", (b"\x00\x01secret",))
-    con.commit()
-    con.close()
+    payload = b"\x00\x01secret".hex()
+    db = sqlite_db(
+        tmp_path / "b.db",
+        f"CREATE TABLE t (id INTEGER, payload); INSERT INTO t VALUES (1, X'{payload}');",
+    )
     with pytest.raises(InputError, match=r"column 'payload'.*BLOB") as caught:
         open_source(f"sqlite://{db}?table=t").read()
     assert "secret" not in str(caught.value) and caught.value.column == "payload"
@@ -157,19 +162,21 @@ def test_reference_rule_checks_values_against_a_table(tmp_path: Path) -> None:
 def test_table_layouts_that_fool_a_text_search_still_read_in_a_stable_order(
     tmp_path: Path,
 ) -> None:
-    db = tmp_path / "odd.db"
-    con = sqlite3.connect(db)
-    # Not WITHOUT ROWID, though its SQL says so; and the reverse, split over lines.
-    con.execute("CREATE TABLE note (a TEXT DEFAULT 'without rowid', b INTEGER)")
-    con.execute("CREATE TABLE keyed (k TEXT PRIMARY KEY, v INTEGER) WITHOUT\n ROWID")
-    # A column called rowid (all null) must not become the ordering.
-    con.execute("CREATE TABLE shadow (rowid INTEGER, v TEXT)")
-    con.execute("CREATE VIEW recent AS SELECT b FROM note WHERE b > 1")
-    con.executemany("INSERT INTO note (b) VALUES (?)", [(3,), (1,), (2,)])
-    con.executemany("INSERT INTO keyed VALUES (?, ?)", [("z", 1), ("a", 2)])
-    con.executemany("INSERT INTO shadow VALUES (NULL, ?)", [("x",), ("y",), ("w",)])
-    con.commit()
-    con.close()
+    db = sqlite_db(
+        tmp_path / "odd.db",
+        """
+        -- Not WITHOUT ROWID, though its SQL says so; and the reverse, split over lines.
+        CREATE TABLE note (a TEXT DEFAULT 'without rowid', b INTEGER);
+        CREATE TABLE keyed (k TEXT PRIMARY KEY, v INTEGER) WITHOUT
+         ROWID;
+        -- A column called rowid (all null) must not become the ordering.
+        CREATE TABLE shadow (rowid INTEGER, v TEXT);
+        CREATE VIEW recent AS SELECT b FROM note WHERE b > 1;
+        INSERT INTO note (b) VALUES (3), (1), (2);
+        INSERT INTO keyed VALUES ('z', 1), ('a', 2);
+        INSERT INTO shadow VALUES (NULL, 'x'), (NULL, 'y'), (NULL, 'w');
+        """,
+    )
 
     def column(table: str, name: str) -> list[str | None]:
         return open_source(f"sqlite://{db}?table={table}").read().frame[name].to_list()
@@ -181,12 +188,11 @@ def test_table_layouts_that_fool_a_text_search_still_read_in_a_stable_order(
 
 
 def test_undecodable_text_fails_without_quoting_the_cell(tmp_path: Path) -> None:
-    db = tmp_path / "latin.db"
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE t (a TEXT)")
-    con.execute("INSERT INTO t VALUES (CAST(? AS TEXT))", (b"Secret caf\xe9",))
-    con.commit()
-    con.close()
+    latin1 = "Secret café".encode("latin-1").hex()
+    db = sqlite_db(
+        tmp_path / "latin.db",
+        f"CREATE TABLE t (a TEXT); INSERT INTO t VALUES (CAST(X'{latin1}' AS TEXT));",
+    )
     with pytest.raises(InputError, match="reading table 't'") as caught:
         open_source(f"sqlite://{db}?table=t").read()
     assert "Secret" not in str(caught.value) and "Secret" not in (caught.value.hint or "")
