@@ -115,7 +115,8 @@ def _aggregates(checks: list[RowCheck | DatasetCheck]) -> list[pl.Expr]:
     exprs = [pl.len().alias(_ROWS)]
     for i, check in enumerate(checks):
         if isinstance(check, RowCheck):
-            exprs.append(check.fails.sum().alias(f"__q{i}_failed"))
+            failed = check.failed if check.failed is not None else check.fails.sum()
+            exprs.append(failed.alias(f"__q{i}_failed"))
             if check.evaluated is not None:
                 exprs.append(check.evaluated.sum().alias(f"__q{i}_evaluated"))
         else:
