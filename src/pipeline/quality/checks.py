@@ -14,7 +14,7 @@ type here, where the type is known; a value that cannot be is a
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import reduce
@@ -58,6 +58,9 @@ class Context:
     schema: pl.Schema
     as_of: datetime | None
     reference: Callable[[ReferenceRule], pl.Series]
+    bounds: Callable[[Sequence[str]], list[tuple[int, int] | None]] | None = None
+    """Min and max of integer-like columns (``None``: all missing), where the data is
+    in memory and asking costs no re-read; ``None`` for a streaming plan."""
 
 
 @dataclass(frozen=True)
@@ -185,16 +188,28 @@ def _unique(rule: UniqueRule, ctx: Context) -> RowCheck:
         duplicated = pl.len().over(rule.columns[0]) > 1
     else:
         duplicated = pl.struct(rule.columns).is_duplicated()
+    packed = _packed_key(rule.columns, ctx) if len(rule.columns) > 1 else None
     return RowCheck(
         rule,
         ~absent & duplicated,
         ~absent,
         tuple(rule.columns),
-        failed=_duplicate_count(rule.columns, absent),
+        failed=(
+            _sorted_duplicate_count(packed.filter(~absent))
+            if packed is not None
+            else _hashed_duplicate_count(rule.columns, absent)
+        ),
     )
 
 
-def _duplicate_count(columns: list[str], absent: pl.Expr) -> pl.Expr:
+def _sorted_duplicate_count(values: pl.Expr) -> pl.Expr:
+    """Rows equal to a neighbour once sorted: the rows whose value occurs twice or more."""
+    ordered = values.sort()
+    same = ordered == ordered.shift(1)
+    return (same | same.shift(-1)).fill_null(value=False).sum()
+
+
+def _hashed_duplicate_count(columns: list[str], absent: pl.Expr) -> pl.Expr:
     """How many present rows share their key with another row — without a window.
 
     Grouping 10M keys to size every row's group costs 0.6 s (one int column)
@@ -204,15 +219,40 @@ def _duplicate_count(columns: list[str], absent: pl.Expr) -> pl.Expr:
     so every duplicate is a candidate and the count is exact; a hash collision
     only adds a candidate that the exact pass then clears (Polars hashes -0.0
     as 0.0, which its equality also equates; a hypothesis test holds the count
-    to the quarantine mask on such keys). Packing two int columns into one
-    Int128 and sorting that was faster alone but slower among the other rules
-    (its parallel sort competes for the two cores), so it was not kept.
+    to the quarantine mask on such keys).
     """
     key = pl.struct(columns) if len(columns) > 1 else pl.col(columns[0])
     hashed = key.hash().filter(~absent)
     ordered = hashed.sort()
     repeated = ordered.filter(ordered == ordered.shift(1)).unique()
     return key.filter(~absent).filter(hashed.is_in(repeated.implode())).is_duplicated().sum()
+
+
+_PACKABLE = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.Date)
+
+
+def _packed_key(columns: list[str], ctx: Context) -> pl.Expr | None:
+    """A compound key of integer-like columns as one Int64, where its ranges allow.
+
+    ``(a - min_a) * span_b + (b - min_b)`` is one-to-one while the product of
+    the columns' spans fits in 63 bits, so sorting it counts duplicates exactly
+    with no hashing and no exact second pass: 0.33 s against 0.77 s of CPU for
+    (member, line) on 10M rows. The spans come from the data, so this needs
+    ``ctx.bounds`` (an in-memory frame); a streaming plan hashes instead.
+    """
+    if ctx.bounds is None or not all(ctx.schema[c] in _PACKABLE for c in columns):
+        return None
+    bounds = ctx.bounds(columns)
+    if any(b is None for b in bounds):
+        return pl.lit(0, dtype=pl.Int64)  # a column with no value: every row is masked out
+    packed: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    stride = 1
+    for column, bound in reversed(list(zip(columns, bounds, strict=True))):
+        assert bound is not None
+        low, high = bound
+        packed = packed + (pl.col(column).cast(pl.Int64) - low) * stride
+        stride *= high - low + 1
+    return packed if stride <= 2**63 else None
 
 
 def _values_series(rule: RuleBase, values: list[Any], dtype: pl.DataType, key: str) -> pl.Series:

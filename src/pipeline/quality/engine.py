@@ -106,9 +106,28 @@ def _compile(
     rules: Sequence[RuleBase],
     as_of: datetime | None,
     references: Resolver | None,
+    frame: pl.DataFrame | None = None,
 ) -> list[RowCheck | DatasetCheck]:
-    ctx = Context(schema=schema, as_of=as_of, reference=_reference_loader(references, schema))
+    ctx = Context(
+        schema=schema,
+        as_of=as_of,
+        reference=_reference_loader(references, schema),
+        bounds=_bounds_of(frame) if frame is not None else None,
+    )
     return [compile_rule(rule, ctx) for rule in rules]
+
+
+def _bounds_of(frame: pl.DataFrame) -> Callable[[Sequence[str]], list[tuple[int, int] | None]]:
+    """Min and max of integer-like columns of an in-memory frame (0.01 s at 10M rows)."""
+
+    def bounds(columns: Sequence[str]) -> list[tuple[int, int] | None]:
+        exprs = [pl.col(c).cast(pl.Int64).min().alias(f"{i}lo") for i, c in enumerate(columns)]
+        exprs += [pl.col(c).cast(pl.Int64).max().alias(f"{i}hi") for i, c in enumerate(columns)]
+        row = frame.lazy().select(exprs).collect(engine="in-memory").row(0)
+        n = len(columns)
+        return [None if row[i] is None else (row[i], row[n + i]) for i in range(n)]
+
+    return bounds
 
 
 def _aggregates(checks: list[RowCheck | DatasetCheck]) -> list[pl.Expr]:
@@ -226,7 +245,7 @@ def evaluate(
     ``pl.collect_all`` over the same frame.
     """
     schema = frame.schema
-    checks = _compile(schema, rules, as_of, references)
+    checks = _compile(schema, rules, as_of, references, frame)
     masks = _masks(checks)
     exprs = _aggregates(checks) + (metric_exprs(schema) if metrics else [])
     lazy = frame.lazy()

@@ -398,3 +398,15 @@ def test_unique_count_equals_the_row_mask(kinds: list[str], data: st.DataObject)
     rule = {"id": "u", "rule": "unique", "columns": list(frame.columns), "quarantine": True}
     outcome = run(frame, rule)
     assert outcome.results[0].failed_rows == int(outcome.quarantine.sum())
+
+
+def test_unique_compound_count_over_the_full_int64_range() -> None:
+    # Spans too wide to pack into one Int64: counted through hashes, still exact.
+    low, high = -(2**63), 2**63 - 1
+    frame = pl.DataFrame(
+        {"a": [low, high, low, 0, None], "b": [1, 1, 1, 2, 1]},
+        schema={"a": pl.Int64, "b": pl.Int64},
+    )
+    rule = {"id": "u", "rule": "unique", "columns": ["a", "b"], "quarantine": True}
+    outcome = run(frame, rule)
+    assert outcome.results[0].failed_rows == int(outcome.quarantine.sum()) == 2
