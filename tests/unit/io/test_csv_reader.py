@@ -142,3 +142,83 @@ def test_fast_and_exact_paths_agree_with_the_csv_module(
     assert good == expected_good
     assert [m.row_number for m in result.malformed] == expected_bad
     assert result.records == len(rows)
+
+
+_plain_cell = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters='\r\n\x00",'), max_size=5
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.lists(_plain_cell, min_size=1, max_size=4), min_size=0, max_size=15),
+    width=st.integers(min_value=1, max_value=4),
+    block=st.integers(min_value=1, max_value=40),
+    crlf=st.booleans(),
+    bom=st.booleans(),
+    final_newline=st.booleans(),
+)
+def test_blocks_of_a_quote_free_file_read_as_the_whole_file(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[list[str]],
+    width: int,
+    block: int,
+    crlf: bool,
+    bom: bool,
+    final_newline: bool,
+) -> None:
+    """Chunks cut at newlines, however small, give the records one read gives,
+    numbered alike; a shape the arithmetic rejects is rejected alike."""
+    from pipeline.io.csv_reader import CsvBatches, read_csv_text
+
+    end = "\r\n" if crlf else "\n"
+    lines = [",".join(f"c{i}" for i in range(width)), *(",".join(r) for r in rows)]
+    text = end.join(lines) + (end if final_newline else "")
+    path = tmp_path_factory.mktemp("csv") / "in.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+
+    batches = CsvBatches(path, block_bytes=block)
+    assert batches.scan.quotes == 0
+    chunks = list(batches)
+    whole = read_csv_text(path)
+    if batches.shape_ok:
+        got = pl.concat(chunks) if chunks else None
+        assert whole.malformed == []
+        assert (got.rows() if got is not None else []) == whole.frame.rows()
+        assert batches.records == whole.frame.height
+    else:  # a ragged record: the exact path reads it, as the whole-file read does
+        exact = pl.concat(list(CsvBatches(path, exact=True)) or [whole.frame.head(0)])
+        assert exact.rows() == whole.frame.rows()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a,b\n1,2\n3\n4,5,",  # quote-free
+        b'a,b\n"1",2\n3\n4,5,',  # with quotes: the last line is parsed on its own
+        b'a,b\n1,"x\ny"\n3\n4,5,',  # a quoted newline earlier in the file
+    ],
+)
+def test_a_short_record_cannot_hide_behind_a_trailing_empty_field(
+    tmp_path: Path, data: bytes
+) -> None:
+    """Polars accepts `4,5,` as a last line without a newline; its surplus separator
+    would balance the short record's missing one in the arithmetic."""
+    from pipeline.io.csv_reader import CsvBatches
+
+    result = read(tmp_path, data)
+    assert [m.row_number for m in result.malformed] == [2, 3]
+    assert result.frame.get_column(ROW_NUMBER).to_list() == [1]
+    batches = CsvBatches(tmp_path / "in.csv")
+    list(batches)
+    assert not batches.shape_ok
+
+
+def test_a_last_line_without_newline_of_the_right_width_stays_fast(tmp_path: Path) -> None:
+    from pipeline.io.csv_reader import CsvBatches
+
+    path = tmp_path / "in.csv"
+    path.write_bytes(b'a,b\n1,"x,y"\n4,5')
+    batches = CsvBatches(path)
+    assert [c.drop(ROW_NUMBER).rows() for c in batches] == [[("1", "x,y"), ("4", "5")]]
+    assert batches.shape_ok
