@@ -172,7 +172,8 @@ def _native_csv(plan: Plan, out: Execution) -> _Validated | None:
         try:
             if lazy.collect_schema().names()[1:] != header:
                 return None
-            inferrer.prune(lazy.head(2_000).collect(), blank_is_null=True)
+            # A head: the in-memory engine stops after it (the streaming one starts up slower).
+            inferrer.prune(lazy.head(2_000).collect(engine="in-memory"), blank_is_null=True)
             row = (
                 lazy.select(
                     pl.len().alias("\x00rows"),
