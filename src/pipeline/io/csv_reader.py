@@ -62,6 +62,8 @@ class CsvScan:
     size: int
     separators: int
     quotes: int
+    lone_crs: int
+    """CRs not followed by LF: a line end to Python's csv module, a character to Polars."""
 
 
 @dataclass(slots=True)
@@ -77,16 +79,23 @@ class CsvText:
 def scan_csv_bytes(
     path: Path, separator: str, on_bytes: Callable[[int], None] | None = None
 ) -> CsvScan:
-    """Hash the file in 1 MiB blocks, counting separators and quotes in the same pass."""
+    """Hash the file in 1 MiB blocks, counting separators, quotes and lone CRs in the same pass."""
     sep = separator.encode("utf-8")
-    counts = [0, 0]
+    counts = [0, 0, 0]
+    previous = [b""]
 
     def count(block: bytes) -> None:
         counts[0] += block.count(sep)
         counts[1] += block.count(b'"')
+        if previous[0] == b"\r" and block[:1] == b"\n":
+            counts[2] -= 1  # the CR ending the previous block was half of a CRLF
+        carriage = block.count(b"\r")
+        if carriage:  # most files have none: only those pay the second count
+            counts[2] += carriage - block.count(b"\r\n")
+        previous[0] = block[-1:]
 
     digest = sha256_file(path, on_block=on_bytes, inspect=count)
-    return CsvScan(path, digest.sha256, digest.size, counts[0], counts[1])
+    return CsvScan(path, digest.sha256, digest.size, counts[0], counts[1], counts[2])
 
 
 def check_not_empty_file(path: Path) -> None:
@@ -112,7 +121,9 @@ def shape_holds(scan: CsvScan, header: list[str], rows: int, inside: int, separa
     header_seps = len(header) - 1 + sum(name.count(separator) for name in header)
     if scan.separators != header_seps + rows * (len(header) - 1) + inside:
         return False
-    return final_record_holds(scan, header, separator)
+    # A lone CR ends a line for the header reader (Python's csv) but not for Polars:
+    # the two would disagree about where records are, so the exact path decides.
+    return scan.lone_crs == 0 and final_record_holds(scan, header, separator)
 
 
 _TAIL = 1 << 16
@@ -121,18 +132,19 @@ _TAIL = 1 << 16
 def final_record_holds(scan: CsvScan, header: list[str], separator: str) -> bool:
     """Whether the last record has as many fields as the header, where Polars would not say.
 
-    Polars accepts one quirk of a long record: surplus *empty* fields on a last
-    line that has no newline after it (``1,2,`` under a two-column header). Its
-    extra separator can then cancel a short record's missing one in the
+    Polars reads ``1,2,`` under a two-column header as ``1,2`` when it is the
+    last line and no newline follows: a long record it does not refuse. That
+    line's extra separator can cancel a short record's missing one in the
     arithmetic, and the short record would pass padded with a null. So a file
     not ending in a newline has its last line counted here. ``False`` also when
     that cannot be told cheaply (a last line longer than 64 KiB, or one that
     continues a quoted value from an earlier line): the exact path decides.
+    Whether the last line starts inside quotes is told by the parity of the
+    quotes before it, which assumes RFC 4180 quoting; a stray quote inside an
+    unquoted field can fool it (Python's csv and Polars then disagree anyway).
     """
     with scan.path.open("rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        if size == 0:
-            return True
+        size = handle.seek(0, os.SEEK_END)  # > 0: empty files are refused before
         handle.seek(size - 1)
         if handle.read(1) == b"\n":
             return True
@@ -440,11 +452,10 @@ class CsvBatches:
         sep = self.separator
         inside = 0
         rows = 0
-        lazy = scan_text_csv(self.path, sep)
         chunks = (
             self._blocks()
-            if self.scan.quotes == 0
-            else lazy.collect_batches(chunk_size=self.batch_rows)
+            if self.scan.quotes == 0 and self.scan.lone_crs == 0
+            else scan_text_csv(self.path, sep).collect_batches(chunk_size=self.batch_rows)
         )
         try:
             for chunk in chunks:
@@ -469,30 +480,28 @@ class CsvBatches:
     def _blocks(self) -> Iterator[pl.DataFrame]:
         """The data lines in blocks of about ``block_bytes``, each parsed by Polars.
 
-        Only for a file without a quote character, where every newline ends a
-        record, so a block cut after a newline holds whole records. Polars' own
-        batched scan reads ahead of its consumer (an 80 MB file took 150 MB
+        Only for a file without quote characters or lone CRs, where every LF
+        ends a record, so a block cut after an LF holds whole records. Polars'
+        own batched scan reads ahead of its consumer (an 80 MB file took 150 MB
         before one chunk was validated); reading blocks here keeps a run's
-        memory to what it is working on. The parse options are the scan's, and
-        any anomaly (a long record, bytes that are not UTF-8, a block of blank
-        lines) raises a Polars error, which sends the file to the exact path.
+        memory to what it is working on. Each block goes through the same Polars
+        parser with all-text columns; where a block parse is stricter than the
+        scan (a short or blank first line raises instead of being padded) the
+        error sends the file to the exact path, as any other anomaly does.
         """
         schema = dict.fromkeys(self.header, pl.String())
         offset = 1
         with self.path.open("rb") as handle:
-            handle.readline()  # the header, read and checked by read_header
-            rest = b""
+            handle.readline()  # the header (no quotes, no lone CR: it ends at the first LF)
+            pending: list[bytes] = []  # the start of a record not yet ended by an LF
             while True:
                 data = handle.read(self.block_bytes)
-                block = rest + data
-                if not data:
-                    cut = len(block)  # the end of the file ends the last record
-                else:
-                    cut = block.rfind(b"\n") + 1
-                    if cut == 0:  # one record longer than a block: read on
-                        rest = block
-                        continue
-                block, rest = block[:cut], block[cut:]
+                cut = data.rfind(b"\n") + 1 if data else len(data)
+                if data and cut == 0:  # a record longer than a block: keep reading
+                    pending.append(data)
+                    continue
+                block = b"".join([*pending, data[:cut]])
+                pending = [data[cut:]]
                 if block:
                     frame = pl.read_csv(
                         block,

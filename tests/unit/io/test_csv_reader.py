@@ -145,7 +145,11 @@ def test_fast_and_exact_paths_agree_with_the_csv_module(
 
 
 _plain_cell = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_characters='\r\n\x00",'), max_size=5
+    alphabet=st.one_of(
+        st.sampled_from(["\r", " ", "a", "é"]),  # a lone CR must send the file to the exact path
+        st.characters(codec="utf-8", exclude_characters='\n\x00",'),
+    ),
+    max_size=5,
 )
 
 
@@ -222,3 +226,39 @@ def test_a_last_line_without_newline_of_the_right_width_stays_fast(tmp_path: Pat
     batches = CsvBatches(path)
     assert [c.drop(ROW_NUMBER).rows() for c in batches] == [[("1", "x,y"), ("4", "5")]]
     assert batches.shape_ok
+
+
+@pytest.mark.parametrize(
+    ("data", "good", "bad"),
+    [
+        # A lone CR ends a line for Python's csv (the header reader) but not for Polars.
+        (b"a,b\r1,2\n3,4\n5\n", [("1", "2"), ("3", "4")], [3]),
+        (b"a\r1\n2\n", [("1",), ("2",)], []),
+        (b"id\r10\r20\r30\r", [("10",), ("20",), ("30",)], []),
+    ],
+)
+def test_lone_carriage_returns_go_to_the_exact_reader(
+    tmp_path: Path, data: bytes, good: list[tuple[str, ...]], bad: list[int]
+) -> None:
+    from pipeline.io.csv_reader import CsvBatches
+
+    result = read(tmp_path, data)
+    assert result.frame.drop(ROW_NUMBER).rows() == good
+    assert [m.row_number for m in result.malformed] == bad
+    batches = CsvBatches(tmp_path / "in.csv")
+    list(batches)
+    assert not batches.shape_ok
+    exact = CsvBatches(tmp_path / "in.csv", exact=True)
+    assert pl.concat(list(exact)).drop(ROW_NUMBER).rows() == good
+
+
+def test_crlf_split_across_hash_blocks_is_not_a_lone_cr(tmp_path: Path) -> None:
+    from pipeline.io.csv_reader import scan_csv_bytes
+
+    path = tmp_path / "in.csv"
+    # The CR is the last byte of the first 1 MiB block the hash reads; its LF starts the next.
+    pad = (1 << 20) - 1 - len(b"a\r\n")
+    path.write_bytes(b"a\r\n" + b"y" * pad + b"\r\n" + b"z\r\n")
+    assert scan_csv_bytes(path, ",").lone_crs == 0
+    path.write_bytes(b"a\r\n" + b"y" * pad + b"\r" + b"z\r\n")
+    assert scan_csv_bytes(path, ",").lone_crs == 1
