@@ -252,7 +252,7 @@ def _packed_key(columns: list[str], ctx: Context) -> pl.Expr | None:
         low, high = bound
         packed = packed + (pl.col(column).cast(pl.Int64) - low) * stride
         stride *= high - low + 1
-    return packed if stride <= 2**63 else None
+    return packed if stride < 2**63 else None  # every multiplier and value fits Int64
 
 
 def _values_series(rule: RuleBase, values: list[Any], dtype: pl.DataType, key: str) -> pl.Series:
