@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from openlineage.client.naming.dataset import GCS, S3, RemoteFileSystem
@@ -122,8 +122,11 @@ def identify(location: str, *, table: str | None = None) -> DatasetIdentity:
 
         return _from_naming(GCS(bucket_name=host, object_key=parts.path.lstrip("/") or "/"))
     if scheme == "sqlite":
-        db_path = _local_path(parts.netloc + parts.path) if parts.netloc + parts.path else ""
-        name = _table_from(parts.query, parts.fragment, table)
+        # Decoded as the reader decodes it (a spec percent-encodes a folder holding
+        # a space, `?`, `#` or `%`), so the name is the file that was read.
+        raw = unquote(parts.netloc + parts.path)
+        db_path = _local_path(raw) if raw else ""
+        name = _table_from(parts.query, unquote(parts.fragment), table)
         return DatasetIdentity(f"sqlite://{db_path}", f"main.{name}" if name else "main")
     port = parts.port or _DEFAULT_PORTS.get(scheme)
     authority = f"{host}:{port}" if port else host

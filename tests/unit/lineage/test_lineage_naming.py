@@ -54,3 +54,13 @@ def test_credentials_are_redacted_from_display() -> None:
 def test_empty_location_is_rejected() -> None:
     with pytest.raises(ValueError, match="empty"):
         identify("  ")
+
+
+def test_sqlite_names_the_decoded_file(tmp_path: Path) -> None:
+    """A spec percent-encodes a folder with a space or `#`; lineage names the real file."""
+    from urllib.parse import quote
+
+    folder = tmp_path / "my data #2"
+    encoded = quote(f"{folder}/app.db", safe="/")
+    ident = identify(f"sqlite://{encoded}#claims%20v2")
+    assert ident == DatasetIdentity(f"sqlite://{folder.resolve()}/app.db", "main.claims v2")
