@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -104,7 +104,9 @@ def _resolve(value: str, base: Path) -> str:
     """
     parts = urlsplit(value)
     if parts.scheme.lower() == "sqlite":
-        db = Path(unquote(parts.netloc + parts.path)).expanduser()
+        from pipeline.io.sqlite import split_sqlite_uri
+
+        db = Path(split_sqlite_uri(value)[0]).expanduser()
         if not str(db) or db.is_absolute():
             return value
         # Percent-encoded: a spec folder holding "?" or "#" stays part of the path.

@@ -313,7 +313,7 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
     with plan.progress.stage("write"):
         out.staged_quarantine = plan.quarantine.stage(rejected_all)
         try:
-            staged, _ = plan.sink.stage_lazy(final)
+            staged = plan.sink.stage_lazy(final)
         except pl.exceptions.PolarsError as exc:
             out.staged_quarantine.abort()
             failing = _failing_step(plan, plans)

@@ -10,7 +10,7 @@ it atomically (:class:`StagedWrite`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -178,15 +178,9 @@ class Sink(ABC):
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` somewhere invisible and durable, ready to commit."""
 
-    def stage_lazy(
-        self, frame: pl.LazyFrame, extra: Sequence[pl.LazyFrame] = ()
-    ) -> tuple[StagedWrite, list[pl.DataFrame]]:
-        """Stage a lazy plan (streaming mode) and collect ``extra`` queries in the same run.
-
-        The default collects everything together, then stages the frame.
-        """
-        results = pl.collect_all([*extra, frame], engine="streaming")
-        return self.stage(results[-1]), list(results[:-1])
+    def stage_lazy(self, frame: pl.LazyFrame) -> StagedWrite:
+        """Stage a lazy plan (streaming mode); the default collects it, then stages it."""
+        return self.stage(frame.collect(engine="streaming"))
 
     @property
     def action(self) -> str:

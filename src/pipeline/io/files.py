@@ -8,7 +8,7 @@ atomic rename (see :mod:`pipeline.io.atomic`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -353,27 +353,22 @@ class FileSink(Sink):
         self.location = str(path)
         self.format = format_for_path(path, fmt)
 
-    def stage_lazy(
-        self, frame: pl.LazyFrame, extra: Sequence[pl.LazyFrame] = ()
-    ) -> tuple[StagedWrite, list[pl.DataFrame]]:
+    def stage_lazy(self, frame: pl.LazyFrame) -> StagedWrite:
         """Stream a plan into a fsynced temp file beside the target.
 
-        ``extra`` queries run in the same ``collect_all``. The written row count
-        is read from the written file, in the pass that hashes it: a count
-        query beside the sink made Polars cache the shared scan whole (a 10M-row
-        streaming run with a schema peaked at 1.5 GiB in that write, against
-        0.4 GiB without it).
+        The written row count is read from the written file, in the pass that
+        hashes it. A count query in the same ``collect_all`` as the sink made
+        Polars cache the shared scan whole (a 10M-row streaming run with a
+        schema peaked at 1.5 GiB in that write, against 0.4 GiB without it).
         """
-        results: list[pl.DataFrame] = []
 
         def write(temp: Path) -> None:
-            sink = _lazy_sink(self.format, frame, temp)
-            results.extend(pl.collect_all([*extra, sink], engine="streaming"))
+            _lazy_sink(self.format, frame, temp).collect(engine="streaming")
 
         # A Polars error here comes from the plan (a step failing on the data), not from
         # writing: let it through so the caller can name the step.
         temp = stage_file(self.path, write)
-        return _StagedFile(temp, self.path, None, self.format), results[: len(extra)]
+        return _StagedFile(temp, self.path, None, self.format)
 
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` to a fsynced temp file beside the target."""

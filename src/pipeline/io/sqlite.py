@@ -28,16 +28,23 @@ __all__ = ["SqliteSource", "parse_sqlite_uri"]
 _FORM = "use sqlite:///path/to/file.db?table=NAME (or sqlite:///path/to/file.db#NAME)"
 
 
-def parse_sqlite_uri(location: str) -> tuple[Path, str]:
-    """Return the database file and table a ``sqlite://`` location names.
+def split_sqlite_uri(location: str) -> tuple[str, str]:
+    """The database path and table a ``sqlite://`` location names ("" where absent).
 
-    The path and the ``#NAME`` form are percent-decoded (a spec percent-encodes
-    a resolved folder holding ``?`` or ``#``); ``?table=`` is form-decoded.
+    The one decoding of this form, for the reader, the spec loader and lineage
+    alike, so all three mean the same file. The path and the ``#NAME`` form
+    are percent-decoded (a spec percent-encodes a resolved folder holding
+    ``?`` or ``#``); ``?table=`` is form-decoded.
     """
     parts = urlsplit(location)
-    raw_path = unquote(parts.netloc + parts.path)
     tables = parse_qs(parts.query).get("table")
     table = unquote(parts.fragment) if parts.fragment else (tables[0] if tables else "")
+    return unquote(parts.netloc + parts.path), table
+
+
+def parse_sqlite_uri(location: str) -> tuple[Path, str]:
+    """The database file and table a ``sqlite://`` location names; an error if either is missing."""
+    raw_path, table = split_sqlite_uri(location)
     if not raw_path:
         raise ConfigError(
             f"the SQLite location {location!r} names no database file", hint=_FORM, key="uri"

@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from openlineage.client.naming.dataset import GCS, S3, RemoteFileSystem
@@ -122,12 +122,13 @@ def identify(location: str, *, table: str | None = None) -> DatasetIdentity:
 
         return _from_naming(GCS(bucket_name=host, object_key=parts.path.lstrip("/") or "/"))
     if scheme == "sqlite":
-        # Decoded as the reader decodes it (a spec percent-encodes a folder holding
-        # a space, `?`, `#` or `%`), so the name is the file that was read.
-        raw = unquote(parts.netloc + parts.path)
+        from pipeline.io.sqlite import split_sqlite_uri
+
+        # Decoded as the reader decodes it, so the name is the file that was read.
+        raw, named = split_sqlite_uri(location)
         db_path = _local_path(raw) if raw else ""
-        name = _table_from(parts.query, unquote(parts.fragment), table)
-        return DatasetIdentity(f"sqlite://{db_path}", f"main.{name}" if name else "main")
+        chosen = table or named
+        return DatasetIdentity(f"sqlite://{db_path}", f"main.{chosen}" if chosen else "main")
     port = parts.port or _DEFAULT_PORTS.get(scheme)
     authority = f"{host}:{port}" if port else host
     if scheme in _DEFAULT_PORTS:

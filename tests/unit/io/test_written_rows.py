@@ -44,6 +44,6 @@ def test_rows_counted_from_the_bytes_whatever_the_blocks(
 def test_streaming_stage_reports_the_written_rows(tmp_path: Path, suffix: str) -> None:
     frame = pl.DataFrame({"s": ['a\n"b"', None, "c,d"] * 5, "n": list(range(15))})
     sink = FileSink(tmp_path / f"out.{suffix}")
-    staged, _ = sink.stage_lazy(frame.lazy().filter(pl.col("n") % 2 == 0))
+    staged = sink.stage_lazy(frame.lazy().filter(pl.col("n") % 2 == 0))
     result = staged.commit()
     assert result.records == 8
