@@ -188,7 +188,7 @@ def _unique(rule: UniqueRule, ctx: Context) -> RowCheck:
         duplicated = pl.len().over(rule.columns[0]) > 1
     else:
         duplicated = pl.struct(rule.columns).is_duplicated()
-    packed = _packed_key(rule.columns, ctx) if len(rule.columns) > 1 else None
+    packed = _packed_key(rule.columns, ctx)
     return RowCheck(
         rule,
         ~absent & duplicated,
@@ -203,9 +203,16 @@ def _unique(rule: UniqueRule, ctx: Context) -> RowCheck:
 
 
 def _sorted_duplicate_count(values: pl.Expr) -> pl.Expr:
-    """Rows equal to a neighbour once sorted: the rows whose value occurs twice or more."""
-    ordered = values.sort()
-    same = ordered == ordered.shift(1)
+    """The rows whose value occurs twice or more: sorted, a row equal to its
+    predecessor or its successor.
+
+    ``diff() == 0`` names the sorted column once. Comparing the column with its
+    own shift named it twice inside a common subexpression, which Polars does
+    not deduplicate, so the sort ran twice: 0.43 s against 0.22 s for a packed
+    (member, line) key on 10M rows. A difference wraps on overflow and is zero
+    only between equal values.
+    """
+    same = values.sort().diff() == 0
     return (same | same.shift(-1)).fill_null(value=False).sum()
 
 
@@ -240,7 +247,13 @@ def _packed_key(columns: list[str], ctx: Context) -> pl.Expr | None:
     (member, line) on 10M rows. The spans come from the data, so this needs
     ``ctx.bounds`` (an in-memory frame); a streaming plan hashes instead.
     """
-    if ctx.bounds is None or not all(ctx.schema[c] in _PACKABLE for c in columns):
+    if not all(ctx.schema[c] in _PACKABLE for c in columns):
+        return None
+    if len(columns) == 1:
+        # One column is its own key: its values sort faster than their hashes
+        # (0.18 s against 0.19 s on 10M ids) and need no exact second pass.
+        return pl.col(columns[0]).cast(pl.Int64)
+    if ctx.bounds is None:
         return None
     bounds = ctx.bounds(columns)
     if any(b is None for b in bounds):

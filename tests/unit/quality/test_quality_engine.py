@@ -371,6 +371,8 @@ def test_metrics() -> None:
 # hashing and equality could part: -0.0 and 0.0, NaN, nulls, empty strings.
 _KEY_VALUES = {
     "int": st.one_of(st.none(), st.integers(-3, 3)),
+    # Sorted values are compared by their difference, which wraps at the extremes.
+    "wide": st.one_of(st.none(), st.sampled_from([-(2**63), -(2**63) + 1, -1, 0, 2**63 - 1])),
     "float": st.one_of(st.none(), st.sampled_from([0.0, -0.0, 1.5, float("nan"), float("inf")])),
     "str": st.one_of(st.none(), st.sampled_from(["", "a", "A", "a ", "é"])),
     "date": st.one_of(st.none(), st.dates(date(2024, 1, 1), date(2024, 1, 4))),
@@ -388,9 +390,13 @@ def test_unique_count_equals_the_row_mask(kinds: list[str], data: st.DataObject)
         {
             f"k{i}": pl.Series(
                 data.draw(st.lists(_KEY_VALUES[kind], min_size=rows, max_size=rows)),
-                dtype={"int": pl.Int64, "float": pl.Float64, "str": pl.String, "date": pl.Date}[
-                    kind
-                ],
+                dtype={
+                    "int": pl.Int64,
+                    "wide": pl.Int64,
+                    "float": pl.Float64,
+                    "str": pl.String,
+                    "date": pl.Date,
+                }[kind],
             )
             for i, kind in enumerate(kinds)
         }
@@ -408,5 +414,15 @@ def test_unique_compound_count_over_the_full_int64_range() -> None:
         schema={"a": pl.Int64, "b": pl.Int64},
     )
     rule = {"id": "u", "rule": "unique", "columns": ["a", "b"], "quarantine": True}
+    outcome = run(frame, rule)
+    assert outcome.results[0].failed_rows == int(outcome.quarantine.sum()) == 2
+
+
+def test_unique_single_int_column_over_the_full_int64_range() -> None:
+    # One integer column is counted on its sorted values: the extremes differ by
+    # more than Int64 holds, and the wrapped difference must still not read as equal.
+    low, high = -(2**63), 2**63 - 1
+    frame = pl.DataFrame({"a": [low, high, high, 0, None, low + 1]}, schema={"a": pl.Int64})
+    rule = {"id": "u", "rule": "unique", "columns": ["a"], "quarantine": True}
     outcome = run(frame, rule)
     assert outcome.results[0].failed_rows == int(outcome.quarantine.sum()) == 2
