@@ -133,7 +133,12 @@ def _bounds_of(frame: pl.DataFrame) -> Callable[[Sequence[str]], list[tuple[int,
 # Relative cost of a rule's aggregate on 10M rows (a sort; a regex or text scan per
 # value; a comparison per value); every other rule costs about one vectorized pass.
 _WEIGHT = {
-    "unique": 3, "reference": 2, "pattern": 2, "expression": 2, "length": 1, "accepted_values": 1,
+    "unique": 3,
+    "reference": 2,
+    "pattern": 2,
+    "expression": 2,
+    "length": 1,
+    "accepted_values": 1,
 }
 
 
