@@ -375,6 +375,7 @@ def main() -> None:
     path = args.data_dir / f"bench_claims_{args.rows}.csv"
     if not path.exists():
         print(f"generating {path} ...", file=sys.stderr)
+        path.parent.mkdir(parents=True, exist_ok=True)
         generate(path, args.rows)
     size_mb = path.stat().st_size / 2**20
     names = args.only or list(CONTENDERS)

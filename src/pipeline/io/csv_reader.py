@@ -87,12 +87,15 @@ def scan_csv_bytes(
 
     def count(block: bytes) -> None:
         counts[0] += block.count(sep)
-        counts[1] += block.count(b'"')
+        # Most files hold no quote and no CR. `in` finds a byte with memchr; a
+        # count walks every byte (4 ms against 50 ms per 80 MB), so only files
+        # that hold the byte pay the count.
+        if b'"' in block:
+            counts[1] += block.count(b'"')
         if previous[0] == b"\r" and block[:1] == b"\n":
             counts[2] -= 1  # the CR ending the previous block was half of a CRLF
-        carriage = block.count(b"\r")
-        if carriage:  # most files have none: only those pay the second count
-            counts[2] += carriage - block.count(b"\r\n")
+        if b"\r" in block:
+            counts[2] += block.count(b"\r") - block.count(b"\r\n")
         previous[0] = block[-1:]
 
     digest = sha256_file(path, on_block=on_bytes, inspect=count)
