@@ -209,8 +209,10 @@ def _sorted_duplicate_count(values: pl.Expr) -> pl.Expr:
     ``diff() == 0`` names the sorted column once. Comparing the column with its
     own shift named it twice inside a common subexpression, which Polars does
     not deduplicate, so the sort ran twice: 0.43 s against 0.22 s for a packed
-    (member, line) key on 10M rows. A difference wraps on overflow and is zero
-    only between equal values.
+    (member, line) key on 10M rows. ``values`` must be Int64: a difference
+    wraps on overflow and is zero only between equal values, whereas Polars
+    turns an unsigned difference it cannot fit into Int64 into null (so
+    equal UInt64 values above 2**63 would not count as equal).
     """
     same = values.sort().diff() == 0
     return (same | same.shift(-1)).fill_null(value=False).sum()
