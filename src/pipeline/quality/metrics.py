@@ -40,7 +40,8 @@ def _ordered(dtype: pl.DataType) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ColumnMetrics:
-    """Metrics of one column; ``min``/``max`` only for numeric and date/datetime columns."""
+    """Metrics of one column; ``min``/``max`` only for numeric and date/datetime columns
+    (``None`` for a date or timestamp bound outside years 1-9999, which Python cannot hold)."""
 
     null_count: int
     distinct_count: int
@@ -59,9 +60,25 @@ def metric_exprs(schema: pl.Schema) -> list[pl.Expr]:
         exprs.append(missing(name, dtype).sum().alias(f"{_PREFIX}{i}_nulls"))
         exprs.append(present.n_unique().alias(f"{_PREFIX}{i}_distinct"))
         if _ordered(dtype):
-            exprs.append(present.min().alias(f"{_PREFIX}{i}_min"))
-            exprs.append(present.max().alias(f"{_PREFIX}{i}_max"))
+            exprs.append(_representable(present.min(), dtype).alias(f"{_PREFIX}{i}_min"))
+            exprs.append(_representable(present.max(), dtype).alias(f"{_PREFIX}{i}_max"))
     return exprs
+
+
+def _representable(bound: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A date or timestamp bound, or null where Python's ``date`` cannot hold it.
+
+    Polars keeps dates past year 9999 (a Parquet input can hold them); reading
+    such a bound back into Python raised ValueError and failed the whole
+    evaluation. Year 9999 itself, a common "open-ended" sentinel, is kept.
+    """
+    if not isinstance(dtype, (pl.Date, pl.Datetime)):
+        return bound
+    fits = bound.dt.year().is_between(1, 9999)
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        # Python converts through UTC, whose year can differ from the local one.
+        fits = fits & bound.dt.convert_time_zone("UTC").dt.year().is_between(1, 9999)
+    return pl.when(fits).then(bound)
 
 
 def read_metrics(schema: pl.Schema, row: dict[str, Any]) -> dict[str, ColumnMetrics]:

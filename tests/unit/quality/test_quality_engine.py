@@ -426,3 +426,24 @@ def test_unique_single_int_column_over_the_full_int64_range() -> None:
     rule = {"id": "u", "rule": "unique", "columns": ["a"], "quarantine": True}
     outcome = run(frame, rule)
     assert outcome.results[0].failed_rows == int(outcome.quarantine.sum()) == 2
+
+
+def test_metrics_keep_bounds_python_can_hold_and_null_the_others() -> None:
+    # Polars holds dates past year 9999 (a Parquet input can carry them); Python's
+    # date cannot, and reading such a bound back used to fail the whole evaluation.
+    days = pl.Series([0, 3_000_000, None], dtype=pl.Int32)
+    frame = pl.DataFrame(
+        {
+            "far": days.cast(pl.Date),
+            "sentinel": pl.Series([date(2024, 1, 1), date(9999, 12, 31), None]),
+            "at": pl.Series([datetime(2024, 1, 1, tzinfo=UTC), None, None]).dt.convert_time_zone(
+                "Europe/Berlin"
+            ),
+        }
+    )
+    outcome = run(frame, {"id": "n", "rule": "not_null", "column": "far"})
+    far = outcome.metrics["far"]
+    assert (far.min, far.max, far.null_count, far.distinct_count) == (date(1970, 1, 1), None, 1, 2)
+    assert outcome.metrics["sentinel"].max == date(9999, 12, 31)
+    assert outcome.metrics["at"].min == datetime(2024, 1, 1, tzinfo=UTC)
+    assert outcome.results[0].failed_rows == 1
