@@ -20,6 +20,7 @@ or where bytes are not UTF-8.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,7 @@ from typing import BinaryIO
 import polars as pl
 
 from pipeline.errors import InputError, MalformedInputError
-from pipeline.hashing import sha256_file
+from pipeline.hashing import BLOCK_SIZE, sha256_file
 from pipeline.io.base import ROW_NUMBER, MalformedRow
 
 __all__ = [
@@ -52,6 +53,8 @@ _BOM = b"\xef\xbb\xbf"
 
 BLOCK_BYTES = 12 * 2**20
 """Bytes per block of a quote-free CSV read in chunks (about 150k claims rows)."""
+FIRST_BLOCK_BYTES = 2 * 2**20
+"""The first block is smaller, so the consumer starts while the next one is parsed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,29 +80,56 @@ class CsvText:
     scan: CsvScan
 
 
+class _LoneCrs:
+    """Counts CRs not followed by LF over consecutive blocks (a CRLF may straddle two).
+
+    Most files hold no CR: ``in`` finds one with memchr, where a count walks
+    every byte (4 ms against 50 ms per 80 MB), so only files holding one pay.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.previous = b""
+
+    def __call__(self, block: bytes) -> None:
+        if self.previous == b"\r" and block[:1] == b"\n":
+            self.count -= 1  # the CR ending the previous block was half of a CRLF
+        if b"\r" in block:
+            self.count += block.count(b"\r") - block.count(b"\r\n")
+        self.previous = block[-1:]
+
+
 def scan_csv_bytes(
     path: Path, separator: str, on_bytes: Callable[[int], None] | None = None
 ) -> CsvScan:
     """Hash the file in 1 MiB blocks, counting separators, quotes and lone CRs in the same pass."""
     sep = separator.encode("utf-8")
-    counts = [0, 0, 0]
-    previous = [b""]
+    counts = [0, 0]
+    lone_crs = _LoneCrs()
 
     def count(block: bytes) -> None:
         counts[0] += block.count(sep)
-        # Most files hold no quote and no CR. `in` finds a byte with memchr; a
-        # count walks every byte (4 ms against 50 ms per 80 MB), so only files
-        # that hold the byte pay the count.
-        if b'"' in block:
+        if b'"' in block:  # memchr first, as for CRs: most files hold no quote
             counts[1] += block.count(b'"')
-        if previous[0] == b"\r" and block[:1] == b"\n":
-            counts[2] -= 1  # the CR ending the previous block was half of a CRLF
-        if b"\r" in block:
-            counts[2] += block.count(b"\r") - block.count(b"\r\n")
-        previous[0] = block[-1:]
+        lone_crs(block)
 
     digest = sha256_file(path, on_block=on_bytes, inspect=count)
-    return CsvScan(path, digest.sha256, digest.size, counts[0], counts[1], counts[2])
+    return CsvScan(path, digest.sha256, digest.size, counts[0], counts[1], lone_crs.count)
+
+
+def _presence(path: Path) -> tuple[bool, int]:
+    """Whether the file holds a quote, and its lone CRs: what picks the block reader.
+
+    One memchr pass, no hash and no separator count (0.02 s against 0.08 s per
+    80 MB), so the block reader can hash and count the blocks it reads itself.
+    """
+    quoted = False
+    lone_crs = _LoneCrs()
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK_SIZE):
+            quoted = quoted or b'"' in block
+            lone_crs(block)
+    return quoted, lone_crs.count
 
 
 def check_not_empty_file(path: Path) -> None:
@@ -429,12 +459,24 @@ class CsvBatches:
         self.batch_rows = batch_rows
         self.block_bytes = max(1, block_bytes)
         self.exact = exact
+        self.on_bytes = on_bytes
         check_not_empty_file(path)
-        self.scan = scan_csv_bytes(path, separator, on_bytes)
         self.header = read_header(path, separator, self.display)
+        self._scan: CsvScan | None = None
+        # The block reader hashes and counts the bytes it reads; only the choice of
+        # reader is needed before iterating, and that takes one memchr pass.
+        self._quoted, self._lone_crs = (False, 0) if exact else _presence(path)
         self.malformed: list[MalformedRow] = []
         self.shape_ok = True
         self.records = 0
+
+    @property
+    def scan(self) -> CsvScan:
+        """The file's digest and counts: from the block reader's own pass once it has
+        read the whole file, otherwise from a pass of their own."""
+        if self._scan is None:
+            self._scan = scan_csv_bytes(self.path, self.separator, self.on_bytes)
+        return self._scan
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
         if self.exact:
@@ -456,9 +498,14 @@ class CsvBatches:
         sep = self.separator
         inside = 0
         rows = 0
+        blocks = not self._quoted and self._lone_crs == 0
+        if not blocks and self._scan is None:
+            # The shape check below needs the quote count; Polars' batched scan reads
+            # on its own, so the file gets its scan pass first, as before.
+            self._scan = scan_csv_bytes(self.path, sep, self.on_bytes)
         chunks = (
             self._blocks()
-            if self.scan.quotes == 0 and self.scan.lone_crs == 0
+            if blocks
             else scan_text_csv(self.path, sep).collect_batches(chunk_size=self.batch_rows)
         )
         try:
@@ -467,7 +514,7 @@ class CsvBatches:
                 if chunk.columns[1:] != self.header:
                     self.shape_ok = False
                     return
-                if self.scan.quotes:
+                if self._quoted:
                     inside += int(chunk.select(inside_separators(self.header, sep)).item() or 0)
                     chunk = chunk.with_columns(
                         pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
@@ -494,13 +541,31 @@ class CsvBatches:
         all-text columns; where a block parse is stricter than the scan (a short
         or blank first line raises instead of being padded) the error sends the
         file to the exact path, as any other anomaly does.
+
+        The reading thread also hashes the bytes and counts the separators, so
+        the file is read once and the consumer does not wait for a scan pass
+        (1M rows validated: 0.57-0.59 s against 0.66-0.71 s). Only a complete
+        pass sets :attr:`scan`; an abandoned one leaves it to its own pass.
         """
         schema = dict.fromkeys(self.header, pl.String())
         pending: list[bytes] = []  # the start of a record not yet ended by an LF
+        sep = self.separator.encode("utf-8")
+        digest = hashlib.sha256() if self._scan is None else None
+        read = [0, 0]  # bytes, separators
 
-        def next_block(handle: BinaryIO) -> pl.DataFrame | None:
+        def take(data: bytes) -> bytes:
+            # Every byte of the file passes here once, in order, on one thread.
+            if digest is not None:
+                digest.update(data)
+                read[0] += len(data)
+                read[1] += data.count(sep)
+            if self.on_bytes is not None and data:
+                self.on_bytes(len(data))
+            return data
+
+        def next_block(handle: BinaryIO, size: int) -> pl.DataFrame | None:
             while True:
-                data = handle.read(self.block_bytes)
+                data = take(handle.read(size))
                 cut = data.rfind(b"\n") + 1 if data else 0
                 if data and cut == 0:  # a record longer than a block: keep reading
                     pending.append(data)
@@ -519,12 +584,16 @@ class CsvBatches:
 
         offset = 1
         with self.path.open("rb") as handle, ThreadPoolExecutor(max_workers=1) as pool:
-            handle.readline()  # the header (no quotes, no lone CR: it ends at the first LF)
-            ahead = pool.submit(next_block, handle)
+            take(handle.readline())  # the header (no quotes, no lone CR: it ends at the first LF)
+            # A small first block starts the consumer sooner (0.57-0.59 s against
+            # 0.60-0.66 s for 1M rows validated).
+            ahead = pool.submit(next_block, handle, min(self.block_bytes, FIRST_BLOCK_BYTES))
             while (frame := ahead.result()) is not None:
-                ahead = pool.submit(next_block, handle)  # one block ahead, never more
+                ahead = pool.submit(next_block, handle, self.block_bytes)  # one ahead, never more
                 yield frame.select(
                     pl.int_range(offset, offset + frame.height, dtype=pl.Int64).alias(ROW_NUMBER),
                     pl.all(),
                 )
                 offset += frame.height
+        if digest is not None:
+            self._scan = CsvScan(self.path, digest.hexdigest(), read[0], read[1], 0, 0)

@@ -242,12 +242,12 @@ def _parse_json_record(line: str) -> dict[str, str | None] | str:
 
 
 class _CsvBatchRead(BatchRead):
+    """The digest and size are set by iterating: the block reader hashes as it reads."""
+
     def __init__(self, batches: CsvBatches) -> None:
         self.batches = batches
         self.columns = batches.header
         self.malformed = batches.malformed
-        self.digest = batches.scan.sha256
-        self.size_bytes = batches.scan.size
         self.shape_ok = True
         self._records = 0
 
@@ -256,6 +256,8 @@ class _CsvBatchRead(BatchRead):
             self._records += chunk.height
             yield chunk, None
         self.shape_ok = self.batches.shape_ok
+        self.digest = self.batches.scan.sha256
+        self.size_bytes = self.batches.scan.size
 
 
 class _ParquetBatchRead(BatchRead):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import reduce
+from math import prod
 from operator import or_
 from typing import Any
 
@@ -261,6 +262,12 @@ def _packed_key(columns: list[str], ctx: Context) -> pl.Expr | None:
     bounds = ctx.bounds(columns)
     if any(b is None for b in bounds):
         return pl.lit(0, dtype=pl.Int64)  # a column with no value: every row is masked out
+    spans = [b[1] - b[0] + 1 for b in bounds if b is not None]
+    if prod(spans) >= 2**63:
+        # Checked before any expression is built: the multipliers grow with each
+        # column, and two full-range columns gave a third one 2**128, which no
+        # Polars literal holds (it raised instead of falling back to hashes).
+        return None
     packed: pl.Expr = pl.lit(0, dtype=pl.Int64)
     stride = 1
     for column, bound in reversed(list(zip(columns, bounds, strict=True))):
@@ -268,7 +275,7 @@ def _packed_key(columns: list[str], ctx: Context) -> pl.Expr | None:
         low, high = bound
         packed = packed + (pl.col(column).cast(pl.Int64) - low) * stride
         stride *= high - low + 1
-    return packed if stride < 2**63 else None  # every multiplier and value fits Int64
+    return packed  # every multiplier and every packed value is below 2**63
 
 
 def _values_series(rule: RuleBase, values: list[Any], dtype: pl.DataType, key: str) -> pl.Series:

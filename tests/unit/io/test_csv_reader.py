@@ -173,7 +173,7 @@ def test_blocks_of_a_quote_free_file_read_as_the_whole_file(
 ) -> None:
     """Chunks cut at newlines, however small, give the records one read gives,
     numbered alike; a shape the arithmetic rejects is rejected alike."""
-    from pipeline.io.csv_reader import CsvBatches, read_csv_text
+    from pipeline.io.csv_reader import CsvBatches, read_csv_text, scan_csv_bytes
 
     end = "\r\n" if crlf else "\n"
     lines = [",".join(f"c{i}" for i in range(width)), *(",".join(r) for r in rows)]
@@ -182,8 +182,10 @@ def test_blocks_of_a_quote_free_file_read_as_the_whole_file(
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
 
     batches = CsvBatches(path, block_bytes=block)
-    assert batches.scan.quotes == 0
     chunks = list(batches)
+    # The block reader hashed and counted the bytes it read: the same scan as a pass of its own.
+    assert batches.scan == scan_csv_bytes(path, ",")
+    assert batches.scan.quotes == 0
     whole = read_csv_text(path)
     if batches.shape_ok:
         got = pl.concat(chunks) if chunks else None
@@ -262,3 +264,20 @@ def test_crlf_split_across_hash_blocks_is_not_a_lone_cr(tmp_path: Path) -> None:
     assert scan_csv_bytes(path, ",").lone_crs == 0
     path.write_bytes(b"a\r\n" + b"y" * pad + b"\r" + b"z\r\n")
     assert scan_csv_bytes(path, ",").lone_crs == 1
+
+
+def test_an_abandoned_block_read_leaves_the_scan_to_its_own_pass(tmp_path: Path) -> None:
+    import hashlib
+
+    from pipeline.io.csv_reader import CsvBatches
+
+    path = tmp_path / "in.csv"
+    data = b"a,b\n" + b"".join(b"%d,%d\n" % (i, i) for i in range(20_000))
+    path.write_bytes(data)
+    batches = CsvBatches(path, block_bytes=1024)
+    first = next(iter(batches))
+    assert first.height > 0
+    # Only part of the file was read: the digest must still be the whole file's.
+    assert batches.scan.sha256 == hashlib.sha256(data).hexdigest()
+    assert batches.scan.size == len(data)
+    assert batches.scan.separators == 20_001

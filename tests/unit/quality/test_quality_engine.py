@@ -447,3 +447,16 @@ def test_metrics_keep_bounds_python_can_hold_and_null_the_others() -> None:
     assert outcome.metrics["sentinel"].max == date(9999, 12, 31)
     assert outcome.metrics["at"].min == datetime(2024, 1, 1, tzinfo=UTC)
     assert outcome.results[0].failed_rows == 1
+
+
+def test_unique_compound_with_wide_columns_is_counted_not_refused() -> None:
+    # Two full-range columns packed first gave the third a multiplier of 2**128, which
+    # no Polars integer literal holds: Polars raised instead of the rule counting.
+    low, high = -(2**63), 2**63 - 1
+    frame = pl.DataFrame(
+        {"a": [1, 1, 2, 1], "b": [low, high, low, low], "c": [high, low, high, high]},
+        schema={"a": pl.Int64, "b": pl.Int64, "c": pl.Int64},
+    )
+    rule = {"id": "u", "rule": "unique", "columns": ["a", "b", "c"], "quarantine": True}
+    outcome = run(frame, rule)
+    assert outcome.results[0].failed_rows == int(outcome.quarantine.sum()) == 2
