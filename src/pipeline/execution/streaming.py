@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from pipeline import quarantine as q
-from pipeline.errors import PipelineError
+from pipeline.errors import InputError, PipelineError
 from pipeline.execution.batch import check_not_empty, log_read_completed
 from pipeline.execution.common import (
     Execution,
@@ -403,7 +403,9 @@ def _quality(
     assert plan.quality is not None
     applied: QualityApplied = apply_quality(frame, plan.quality, plan.ctx, engine="streaming")
     if applied.failures:
-        rejected_parts.append(q.from_rule_failures(_original_rows(plan, applied), applied.failures))
+        rejected_parts.append(
+            q.from_rule_failures(_original_rows(plan, applied, out), applied.failures)
+        )
     out.quality = applied.evidence()
     out.quality_metrics = applied.metrics
     out.quality_failed = applied.failed_errors
@@ -411,16 +413,40 @@ def _quality(
     return applied.kept
 
 
-def _original_rows(plan: Plan, applied: QualityApplied) -> pl.DataFrame:
-    """The original text of quarantined rows: a second, filtered pass over the source."""
+def _original_rows(plan: Plan, applied: QualityApplied, out: Execution) -> pl.DataFrame:
+    """The original text of quarantined rows: a second, filtered pass over the source.
+
+    The pass reads as the first one did: the fast reader, and the exact one when
+    its shape check fails (a ragged record stops or pads the fast parse, which
+    lost the rows after it, or raised on an empty frame). It must read the
+    same bytes, and find every quarantined row, or the run stops: a row judged
+    but not quarantined would break record conservation.
+    """
     wanted = pl.Series(sorted(applied.failures), dtype=pl.Int64)
-    parts = [
-        text.filter(pl.col(ROW_NUMBER).is_in(wanted.implode()))
-        for text, _typed in plan.source.read_batches(
-            options=plan.source_options, batch_rows=BATCH_ROWS
+    for exact in (False, True):
+        batches = plan.source.read_batches(
+            options=plan.source_options, batch_rows=BATCH_ROWS, exact=exact
         )
-    ]
-    return pl.concat(parts) if parts else pl.DataFrame()
+        parts = [
+            text.filter(pl.col(ROW_NUMBER).is_in(wanted.implode())) for text, _typed in batches
+        ]
+        if batches.shape_ok:
+            break
+    if batches.digest != out.input_hash:
+        raise InputError(
+            "the input changed while the run was reading it: its SHA-256 differs "
+            "between the run's two passes over it",
+            dataset=plan.source.location,
+            hint="run again once nothing writes to the input (write it under another "
+            "name and rename it when complete); nothing was written",
+        )
+    original = pl.concat(parts) if parts else pl.DataFrame({ROW_NUMBER: wanted.head(0)})
+    if original.height != len(wanted):
+        raise RuntimeError(
+            f"{len(wanted) - original.height} quarantined row(s) were not found again in "
+            "the source; nothing was written"
+        )
+    return original
 
 
 def _merge_reports(reports: list[dict[str, Any]], inferred: bool) -> dict[str, Any]:
