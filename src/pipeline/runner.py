@@ -23,6 +23,7 @@ from pipeline.audit.log import AuditLogger
 from pipeline.context import RunContext, format_timestamp, utc_now
 from pipeline.errors import (
     ConfigError,
+    InputError,
     InternalError,
     PipelineError,
     QualityGateError,
@@ -140,11 +141,13 @@ class _Run:
             plan = self._prepare()
             self.plan = plan
             self._emit("start")
+            version = plan.source.version()
             with plan.progress:
                 if self.mode == "streaming":
                     run_streaming(plan, self.exec)
                 else:
                     run_batch(plan, self.exec)
+            _check_unchanged(plan, version)
             self._check_conservation()
             self._commit()
             self._record_lineage()
@@ -502,3 +505,20 @@ def _schema_name(ref: str | type[BaseModel] | None) -> str | None:
 
 def _kind(location: str) -> str:
     return "memory" if location.startswith("memory://") else "file"
+
+
+def _check_unchanged(plan: Plan, version: tuple[int, ...] | None) -> None:
+    """Refuse to publish when the input was rewritten while the run read it.
+
+    The input hash, the parse and (in streaming mode) the quarantine's pass
+    read the file separately; if it changed in between, the recorded hash
+    need not be of the bytes the output came from.
+    """
+    if version is not None and plan.source.version() != version:
+        raise InputError(
+            "the input changed while the run was reading it (its size, modification "
+            "time or inode differ from when the run started)",
+            dataset=plan.source.location,
+            hint="run again once nothing writes to the input (write it under another "
+            "name and rename it when complete); nothing was written",
+        )

@@ -119,6 +119,13 @@ class Source(ABC):
         """Audit action name for reading this source (e.g. ``read_csv``)."""
         return f"read_{self.format}"
 
+    def version(self) -> tuple[int, ...] | None:
+        """What changes when the dataset is rewritten, cheap to ask (a file's inode, size
+        and modification time), or None where the source has no such mark. A run
+        reads a file more than once (hash, parse, a quarantine pass) and asks
+        again before it publishes, so a file rewritten meanwhile stops the run."""
+        return None
+
 
 class BatchRead(ABC):
     """A source read in chunks. Iterate for (text chunk, typed chunk or None) pairs;

@@ -75,6 +75,13 @@ class FileSource(Source):
         self.format = format_for_path(path, fmt)
         self.on_bytes = on_bytes
 
+    def version(self) -> tuple[int, ...] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None  # missing or unreadable: the read says so in its own words
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
     def read(self, *, options: dict[str, Any] | None = None) -> ReadResult:
         """Read the file; raise :class:`InputError` naming the file when it cannot be."""
         options = dict(options or {})

@@ -102,3 +102,28 @@ def test_an_input_changed_between_the_two_passes_stops_the_run(
     assert "the input changed while the run was reading it" in error["message"]
     assert not (tmp_path / "out_streaming" / "out.csv").exists()
     assert not (tmp_path / "out_streaming" / "rejected.csv").exists()
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_an_input_rewritten_during_the_run_is_not_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from pipeline import runner
+
+    source = tmp_path / "in.csv"
+    source.write_bytes(_claims(49, 0, 0))
+    run = {"batch": runner.run_batch, "streaming": runner.run_streaming}[mode]
+
+    def then_rewritten(*args: Any) -> Any:
+        done = run(*args)
+        # Same rows, one value changed, after the run read and hashed the file.
+        source.write_bytes(source.read_bytes().replace(b"\n7,49\n", b"\n7,48\n"))
+        return done
+
+    monkeypatch.setattr(runner, f"run_{mode}", then_rewritten)
+    result = run_pipeline(load_spec(_spec(tmp_path, mode)))
+    assert not result.success
+    (error,) = result.errors
+    assert error["code"] == "InputError"
+    assert "the input changed while the run was reading it" in error["message"]
+    assert not (tmp_path / f"out_{mode}" / "out.csv").exists()
