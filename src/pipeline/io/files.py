@@ -173,6 +173,7 @@ class FileSource(Source):
                 dataset=self.location,
                 hint="check that the file is complete Parquet (not CSV renamed .parquet)",
             ) from None
+        check_flat_columns(typed.schema, self.location)
         text = typed.with_columns(pl.all().cast(pl.String))
         text = text.with_row_index(ROW_NUMBER, offset=1).with_columns(
             pl.col(ROW_NUMBER).cast(pl.Int64)
@@ -210,8 +211,12 @@ class FileSource(Source):
             if isinstance(parsed, str):
                 malformed.append(MalformedRow(record, line_no, raw, f"line {line_no}: {parsed}"))
                 continue
-            for name in parsed.keys() - columns.keys():
-                columns[name] = [None] * len(numbers)
+            for name in parsed:
+                # First appearance decides the column order. (A set difference of the
+                # key views ordered new columns by string hash, which Python seeds
+                # per process: the output bytes differed from run to run.)
+                if name not in columns:
+                    columns[name] = [None] * len(numbers)
             for name, values in columns.items():
                 values.append(parsed.get(name))
             numbers.append(record)
@@ -228,10 +233,18 @@ class FileSource(Source):
         return ReadResult(frame, malformed, digest.sha256, list(columns), digest.size)
 
 
+class _JsonNumber(str):
+    """A JSON number (or NaN/Infinity) kept as the exact text it was written with."""
+
+    __slots__ = ()
+
+
 def _parse_json_record(line: str) -> dict[str, str | None] | str:
     """Parse one JSON object keeping each scalar's exact text; return an error string if not."""
     try:
-        value = json.loads(line, parse_int=str, parse_float=str, parse_constant=str)
+        value = json.loads(
+            line, parse_int=_JsonNumber, parse_float=_JsonNumber, parse_constant=_JsonNumber
+        )
     except json.JSONDecodeError as exc:
         return f"not valid JSON (character {exc.colno})"
     if not isinstance(value, dict):
@@ -239,13 +252,52 @@ def _parse_json_record(line: str) -> dict[str, str | None] | str:
     out: dict[str, str | None] = {}
     for key, item in value.items():
         if item is None or isinstance(item, str):
-            # JSON tells "" from null, unlike CSV; keep the difference.
-            out[key] = item
+            # JSON tells "" from null, unlike CSV; keep the difference. A number is
+            # its text as written ("1.50" stays "1.50").
+            out[key] = str(item) if item is not None else None
         elif isinstance(item, bool):
             out[key] = "true" if item else "false"
         else:
-            out[key] = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+            out[key] = _nested_text(item)
     return out
+
+
+def _nested_text(item: object) -> str:
+    """An object or array as compact JSON, its numbers as written.
+
+    ``json.dumps`` would quote the numbers (parsed as text, to keep their exact
+    form): ``[1, 2]`` came out as ``["1","2"]``.
+    """
+    if isinstance(item, _JsonNumber):
+        return str(item)
+    if isinstance(item, dict):
+        pairs = item.items()
+        return (
+            "{"
+            + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_nested_text(v)}" for k, v in pairs)
+            + "}"
+        )
+    if isinstance(item, list):
+        return "[" + ",".join(_nested_text(v) for v in item) + "]"
+    return json.dumps(item, ensure_ascii=False)  # a string, true/false or null
+
+
+def check_flat_columns(schema: pl.Schema, location: str) -> None:
+    """Every column must have one text form per cell, as a run reads, validates and
+    quarantines text: nested (struct, list, array) and binary columns do not."""
+    unsupported = [
+        f"{name!r} ({dtype.base_type().__name__})"
+        for name, dtype in schema.items()
+        if dtype.is_nested() or dtype in (pl.Binary, pl.Object)
+    ]
+    if unsupported:
+        raise InputError(
+            f"column(s) {', '.join(unsupported)} hold nested or binary values, which a run "
+            "cannot read as one text value per cell",
+            dataset=location,
+            hint="flatten them before the run (Polars: unnest, explode or json_encode), "
+            "or write the file without them",
+        )
 
 
 class _CsvBatchRead(BatchRead):
@@ -278,13 +330,15 @@ class _ParquetBatchRead(BatchRead):
         self.shape_ok = True
         self._records = 0
         try:
-            self.columns = list(pl.scan_parquet(path).collect_schema())
+            schema = pl.scan_parquet(path).collect_schema()
         except pl.exceptions.PolarsError:
             raise MalformedInputError(
                 "the file is not a readable Parquet file",
                 dataset=str(path),
                 hint="check that the file is complete Parquet (not CSV renamed .parquet)",
             ) from None
+        check_flat_columns(schema, str(path))
+        self.columns = list(schema)
 
     def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
         offset = 1

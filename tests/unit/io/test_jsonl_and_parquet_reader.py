@@ -1,0 +1,66 @@
+"""JSON Lines and Parquet sources: column order, nested values, unsupported columns."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.io.base import ROW_NUMBER
+from pipeline.io.files import FileSource
+
+
+def test_jsonl_columns_in_first_appearance_order(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"z": 1, "a": 2, "m": 3}\n{"q": 4, "b": 5, "a": 6}\n')
+    read = FileSource(path).read()
+    assert read.columns == ["z", "a", "m", "q", "b"]
+    assert read.frame.drop(ROW_NUMBER).rows() == [
+        ("1", "2", "3", None, None),
+        (None, "6", None, "4", "5"),
+    ]
+
+
+def test_jsonl_output_bytes_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    # New keys were ordered by a set difference, i.e. by string hash, which Python
+    # seeds per process: the same input gave different output bytes from run to run.
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": 1, "obj": {"a": 1}, "list": [1, 2], "name": "x", "v": 1.50}\n')
+    outputs = set()
+    for seed in ("1", "2", "3", "4", "5", "6"):
+        out = tmp_path / seed / "out.csv"
+        subprocess.run(
+            [sys.executable, "-m", "pipeline.run", "--input", str(source), "--output", str(out),
+             "--audit", str(tmp_path / seed / "audit.jsonl")],
+            check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed},
+        )  # fmt: skip
+        outputs.add(out.read_bytes())
+    assert len(outputs) == 1
+    assert outputs.pop().decode().splitlines()[0] == "id,obj,list,name,v"
+
+
+def test_jsonl_nested_values_keep_their_numbers_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"o": {"a": 1, "b": [1.50, 1e5, -0, "2"], "c": null, "d": true}, "n": 1.50}\n')
+    row = FileSource(path).read().frame.drop(ROW_NUMBER).row(0)
+    assert row == ('{"a":1,"b":[1.50,1e5,-0,"2"],"c":null,"d":true}', "1.50")
+
+
+@pytest.mark.parametrize("mode", ["read", "read_batches"])
+def test_nested_or_binary_parquet_columns_are_refused_by_name(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / "in.parquet"
+    pl.DataFrame({"id": [1], "s": [{"a": 1}], "l": [[1, 2]], "b": [b"\xff"]}).write_parquet(path)
+    source = FileSource(path)
+    with pytest.raises(InputError) as caught:
+        if mode == "read":
+            source.read()
+        else:
+            source.read_batches()
+    message = caught.value.message
+    assert "'s' (Struct), 'l' (List), 'b' (Binary)" in message
+    assert "'id'" not in message
