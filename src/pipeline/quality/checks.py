@@ -447,12 +447,15 @@ def _aggregate(rule: AggregateRule, ctx: Context) -> DatasetCheck:
         )
     # Compared inside Polars: the aggregate may be a cell value (max(x)) and stays out of evidence.
     value = expr.cast(pl.Float64)
-    ok = value.is_not_null() & value.is_not_nan()
+    # No value (null: an empty or all-null column), NaN and ±inf (a division by
+    # zero, an overflow) fail whatever the bounds: +inf passed `min` alone before.
+    finite = value.is_finite().fill_null(value=False)
+    ok = finite
     if rule.min is not None:
         ok = ok & (value >= rule.min)
     if rule.max is not None:
         ok = ok & (value <= rule.max)
-    aggregates = {"ok": ok, "has_value": value.is_not_null() & value.is_not_nan()}
+    aggregates = {"ok": ok.fill_null(value=False), "has_value": finite}
 
     def judge(values: Mapping[str, Any]) -> Verdict:
         return bool(values["ok"]), {"has_value": bool(values["has_value"])}

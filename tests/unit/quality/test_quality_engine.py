@@ -186,6 +186,25 @@ def test_aggregate_bounds() -> None:
         one(frame, {"rule": "aggregate", "expression": "avg(y)", "max": 1})
 
 
+@pytest.mark.parametrize(
+    ("values", "expression"),
+    [
+        ([1.0, 2.0], "sum(x) / 0"),  # +inf: passed a `min` alone before
+        ([-1.0, 2.0], "min(x) / 0"),  # -inf
+        ([float("nan"), 1.0], "sum(x)"),  # NaN
+        ([None, None], "avg(x)"),  # no value
+    ],
+)
+def test_aggregate_without_a_finite_value_fails(
+    values: list[float | None], expression: str
+) -> None:
+    frame = pl.DataFrame({"x": values}, schema={"x": pl.Float64})
+    for bounds in ({"min": 0}, {"max": 0}, {"min": -1e300, "max": 1e300}):
+        result = one(frame, {"rule": "aggregate", "expression": expression, **bounds})
+        assert not result.passed, (expression, bounds)
+        assert result.details == {"has_value": False}
+
+
 def test_expression_null_passes_and_must_be_row_level_boolean() -> None:
     frame = pl.DataFrame({"amount": [1, -1, None], "status": ["PAID", "PAID", "VOID"]})
     result = one(frame, {"rule": "expression", "expression": "amount >= 0", "column": "amount"})
