@@ -7,7 +7,6 @@ atomic rename (see :mod:`pipeline.io.atomic`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from pipeline.io.atomic import check_writable_target, publish, stage_file
 from pipeline.io.base import (
     ROW_NUMBER,
     BatchRead,
-    MalformedRow,
     ReadResult,
     Sink,
     Source,
@@ -28,6 +26,7 @@ from pipeline.io.base import (
     WriteResult,
 )
 from pipeline.io.csv_reader import CsvBatches, read_csv_text
+from pipeline.io.jsonl_reader import JsonlBatches, read_jsonl_text
 
 __all__ = ["FORMATS", "FileSink", "FileSource", "format_for_path"]
 
@@ -104,7 +103,7 @@ class FileSource(Source):
         batch_rows: int = 250_000,
         exact: bool = False,
     ) -> BatchRead:
-        """Chunked reading for streaming mode (CSV and Parquet natively)."""
+        """Chunked reading for streaming mode: memory bounded by the chunk in every format."""
         options = dict(options or {})
         self._check_exists()
         if self.format == "csv":
@@ -124,7 +123,9 @@ class FileSource(Source):
             )
         if self.format == "parquet":
             return _ParquetBatchRead(self.path, batch_rows, self.on_bytes)
-        return super().read_batches(options=options, batch_rows=batch_rows)
+        return _JsonlBatchRead(
+            JsonlBatches(self.path, self.location, batch_rows=batch_rows, on_bytes=self.on_bytes)
+        )
 
     def _check_exists(self) -> None:
         if not self.path.exists():
@@ -188,98 +189,8 @@ class FileSource(Source):
         )
 
     def _read_jsonl(self) -> ReadResult:
-        digest = sha256_file(self.path, on_block=self.on_bytes)
-        data = self.path.read_bytes()
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise MalformedInputError(
-                f"byte {exc.start} is not valid UTF-8",
-                dataset=self.location,
-                line=data.count(b"\n", 0, exc.start) + 1,
-            ) from None
-        columns: dict[str, list[str | None]] = {}
-        numbers: list[int] = []
-        malformed: list[MalformedRow] = []
-        record = 0
-        # split("\n"), not splitlines(): JSON strings may hold U+2028 and friends raw.
-        for line_no, raw in enumerate(text.split("\n"), start=1):
-            if not raw.strip():
-                continue  # JSON Lines allows blank lines; they hold no record
-            record += 1
-            parsed = _parse_json_record(raw.removesuffix("\r"))
-            if isinstance(parsed, str):
-                malformed.append(MalformedRow(record, line_no, raw, f"line {line_no}: {parsed}"))
-                continue
-            for name in parsed:
-                # First appearance decides the column order. (A set difference of the
-                # key views ordered new columns by string hash, which Python seeds
-                # per process: the output bytes differed from run to run.)
-                if name not in columns:
-                    columns[name] = [None] * len(numbers)
-            for name, values in columns.items():
-                values.append(parsed.get(name))
-            numbers.append(record)
-        if record == 0:
-            raise InputError(
-                "the file holds no JSON records",
-                dataset=self.location,
-                hint="check that the extract finished; JSON Lines needs one object per line",
-            )
-        frame = pl.DataFrame(
-            {ROW_NUMBER: pl.Series(numbers, dtype=pl.Int64)}
-            | {name: pl.Series(name, vals, dtype=pl.String) for name, vals in columns.items()}
-        )
-        return ReadResult(frame, malformed, digest.sha256, list(columns), digest.size)
-
-
-class _JsonNumber(str):
-    """A JSON number (or NaN/Infinity) kept as the exact text it was written with."""
-
-    __slots__ = ()
-
-
-def _parse_json_record(line: str) -> dict[str, str | None] | str:
-    """Parse one JSON object keeping each scalar's exact text; return an error string if not."""
-    try:
-        value = json.loads(
-            line, parse_int=_JsonNumber, parse_float=_JsonNumber, parse_constant=_JsonNumber
-        )
-    except json.JSONDecodeError as exc:
-        return f"not valid JSON (character {exc.colno})"
-    if not isinstance(value, dict):
-        return "not a JSON object"
-    out: dict[str, str | None] = {}
-    for key, item in value.items():
-        if item is None or isinstance(item, str):
-            # JSON tells "" from null, unlike CSV; keep the difference. A number is
-            # its text as written ("1.50" stays "1.50").
-            out[key] = str(item) if item is not None else None
-        elif isinstance(item, bool):
-            out[key] = "true" if item else "false"
-        else:
-            out[key] = _nested_text(item)
-    return out
-
-
-def _nested_text(item: object) -> str:
-    """An object or array as compact JSON, its numbers as written.
-
-    ``json.dumps`` would quote the numbers (parsed as text, to keep their exact
-    form): ``[1, 2]`` came out as ``["1","2"]``.
-    """
-    if isinstance(item, _JsonNumber):
-        return str(item)
-    if isinstance(item, dict):
-        pairs = item.items()
-        return (
-            "{"
-            + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_nested_text(v)}" for k, v in pairs)
-            + "}"
-        )
-    if isinstance(item, list):
-        return "[" + ",".join(_nested_text(v) for v in item) + "]"
-    return json.dumps(item, ensure_ascii=False)  # a string, true/false or null
+        text = read_jsonl_text(self.path, self.location, self.on_bytes)
+        return ReadResult(text.frame, text.malformed, text.sha256, text.columns, text.size)
 
 
 def check_flat_columns(schema: pl.Schema, location: str) -> None:
@@ -317,6 +228,22 @@ class _CsvBatchRead(BatchRead):
         self.shape_ok = self.batches.shape_ok
         self.digest = self.batches.scan.sha256
         self.size_bytes = self.batches.scan.size
+
+
+class _JsonlBatchRead(BatchRead):
+    def __init__(self, batches: JsonlBatches) -> None:
+        self.batches = batches
+        self.columns = batches.columns
+        self.malformed = batches.malformed
+        self.digest = batches.sha256
+        self.size_bytes = batches.size
+        self.shape_ok = True
+        self._records = 0
+
+    def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
+        for chunk in self.batches:
+            self._records += chunk.height
+            yield chunk, None
 
 
 class _ParquetBatchRead(BatchRead):
