@@ -67,7 +67,7 @@ def test_chunks_hold_the_records_of_the_whole_file(
     try:
         whole = read_jsonl_text(path, "in.jsonl")
     except InputError:
-        with pytest.raises(InputError, match="no JSON records|no column to read"):
+        with pytest.raises(InputError, match=r"no JSON records|no column to read"):
             JsonlBatches(path, "in.jsonl", batch_rows=chunk)
         return
     batches = JsonlBatches(path, "in.jsonl", batch_rows=chunk)

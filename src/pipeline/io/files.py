@@ -7,7 +7,7 @@ atomic rename (see :mod:`pipeline.io.atomic`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from pipeline.io.atomic import check_writable_target, publish, stage_file
 from pipeline.io.base import (
     ROW_NUMBER,
     BatchRead,
+    MalformedRow,
     ReadResult,
     Sink,
     Source,
@@ -112,19 +113,26 @@ class FileSource(Source):
                 raise ConfigError(
                     f"unknown CSV option {next(iter(options))!r}", hint="use 'separator'"
                 )
-            return _CsvBatchRead(
-                CsvBatches(
-                    self.path,
-                    separator=separator,
-                    batch_rows=batch_rows,
-                    exact=exact,
-                    on_bytes=self.on_bytes,
-                )
+            csv_batches = CsvBatches(
+                self.path,
+                separator=separator,
+                batch_rows=batch_rows,
+                exact=exact,
+                on_bytes=self.on_bytes,
+            )
+            return _TextBatchRead(
+                csv_batches,
+                csv_batches.header,
+                csv_batches.malformed,
+                lambda: (csv_batches.shape_ok, csv_batches.scan.sha256, csv_batches.scan.size),
             )
         if self.format == "parquet":
             return _ParquetBatchRead(self.path, batch_rows, self.on_bytes)
-        return _JsonlBatchRead(
-            JsonlBatches(self.path, self.location, batch_rows=batch_rows, on_bytes=self.on_bytes)
+        jsonl = JsonlBatches(
+            self.path, self.location, batch_rows=batch_rows, on_bytes=self.on_bytes
+        )
+        return _TextBatchRead(
+            jsonl, jsonl.columns, jsonl.malformed, lambda: (True, jsonl.sha256, jsonl.size)
         )
 
     def _check_exists(self) -> None:
@@ -211,39 +219,30 @@ def check_flat_columns(schema: pl.Schema, location: str) -> None:
         )
 
 
-class _CsvBatchRead(BatchRead):
-    """The digest and size are set by iterating: the block reader hashes as it reads."""
+class _TextBatchRead(BatchRead):
+    """Text chunks from a reader that hashes the file as it reads it (CSV blocks,
+    JSON Lines): ``finish`` gives ``shape_ok``, the digest and the size once the
+    chunks are exhausted."""
 
-    def __init__(self, batches: CsvBatches) -> None:
-        self.batches = batches
-        self.columns = batches.header
-        self.malformed = batches.malformed
+    def __init__(
+        self,
+        chunks: Iterable[pl.DataFrame],
+        columns: list[str],
+        malformed: list[MalformedRow],
+        finish: Callable[[], tuple[bool, str, int]],
+    ) -> None:
+        self.chunks = chunks
+        self.columns = columns
+        self.malformed = malformed
+        self.finish = finish
         self.shape_ok = True
         self._records = 0
 
     def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
-        for chunk in self.batches:
+        for chunk in self.chunks:
             self._records += chunk.height
             yield chunk, None
-        self.shape_ok = self.batches.shape_ok
-        self.digest = self.batches.scan.sha256
-        self.size_bytes = self.batches.scan.size
-
-
-class _JsonlBatchRead(BatchRead):
-    def __init__(self, batches: JsonlBatches) -> None:
-        self.batches = batches
-        self.columns = batches.columns
-        self.malformed = batches.malformed
-        self.digest = batches.sha256
-        self.size_bytes = batches.size
-        self.shape_ok = True
-        self._records = 0
-
-    def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
-        for chunk in self.batches:
-            self._records += chunk.height
-            yield chunk, None
+        self.shape_ok, self.digest, self.size_bytes = self.finish()
 
 
 class _ParquetBatchRead(BatchRead):
