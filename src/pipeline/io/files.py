@@ -203,19 +203,21 @@ class FileSource(Source):
 
 def check_flat_columns(schema: pl.Schema, location: str) -> None:
     """Every column must have one text form per cell, as a run reads, validates and
-    quarantines text: nested (struct, list, array) and binary columns do not."""
+    quarantines text: nested (struct, list, array), binary and duration columns do
+    not (Polars casts no duration to text and writes none to CSV)."""
     unsupported = [
         f"{name!r} ({dtype.base_type().__name__})"
         for name, dtype in schema.items()
-        if dtype.is_nested() or dtype in (pl.Binary, pl.Object)
+        if dtype.is_nested() or isinstance(dtype, pl.Duration) or dtype in (pl.Binary, pl.Object)
     ]
     if unsupported:
         raise InputError(
-            f"column(s) {', '.join(unsupported)} hold nested or binary values, which a run "
-            "cannot read as one text value per cell",
+            f"column(s) {', '.join(unsupported)} hold nested, binary or duration values, "
+            "which a run cannot read as one text value per cell",
             dataset=location,
-            hint="flatten them before the run (Polars: unnest, explode or json_encode), "
-            "or write the file without them",
+            hint="flatten nested columns (Polars: unnest, explode or json_encode), cast "
+            "durations to a count of a stated unit or to ISO 8601 text, or write the "
+            "file without them",
         )
 
 

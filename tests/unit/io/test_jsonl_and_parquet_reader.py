@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -52,9 +53,13 @@ def test_jsonl_nested_values_keep_their_numbers_as_written(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("mode", ["read", "read_batches"])
-def test_nested_or_binary_parquet_columns_are_refused_by_name(tmp_path: Path, mode: str) -> None:
+def test_nested_binary_or_duration_parquet_columns_are_refused_by_name(
+    tmp_path: Path, mode: str
+) -> None:
     path = tmp_path / "in.parquet"
-    pl.DataFrame({"id": [1], "s": [{"a": 1}], "l": [[1, 2]], "b": [b"\xff"]}).write_parquet(path)
+    pl.DataFrame(
+        {"id": [1], "s": [{"a": 1}], "l": [[1, 2]], "b": [b"\xff"], "d": [timedelta(days=1)]}
+    ).write_parquet(path)
     source = FileSource(path)
     with pytest.raises(InputError) as caught:
         if mode == "read":
@@ -62,5 +67,5 @@ def test_nested_or_binary_parquet_columns_are_refused_by_name(tmp_path: Path, mo
         else:
             source.read_batches()
     message = caught.value.message
-    assert "'s' (Struct), 'l' (List), 'b' (Binary)" in message
+    assert "'s' (Struct), 'l' (List), 'b' (Binary), 'd' (Duration)" in message
     assert "'id'" not in message
