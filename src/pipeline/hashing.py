@@ -17,7 +17,14 @@ from typing import BinaryIO
 
 import polars as pl
 
-__all__ = ["BLOCK_SIZE", "FileDigest", "dataset_digest", "sha256_bytes", "sha256_file"]
+__all__ = [
+    "BLOCK_SIZE",
+    "DatasetDigest",
+    "FileDigest",
+    "dataset_digest",
+    "sha256_bytes",
+    "sha256_file",
+]
 
 BLOCK_SIZE = 1 << 20
 
@@ -91,6 +98,23 @@ def _hash_and_inspect(
     return size
 
 
+class DatasetDigest:
+    """:func:`dataset_digest` over a dataset arriving in chunks: the same digest as
+    the whole frame's, since Polars writes each row's CSV line on its own."""
+
+    def __init__(self, schema: pl.Schema) -> None:
+        self._digest = hashlib.sha256()
+        header = "\x1f".join(f"{name}:{dtype}" for name, dtype in schema.items())
+        self._digest.update(header.encode("utf-8"))
+        self._digest.update(b"\x1e")
+
+    def update(self, frame: pl.DataFrame) -> None:
+        self._digest.update(frame.write_csv(include_header=False).encode("utf-8"))
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
 def dataset_digest(frame: pl.DataFrame) -> str:
     """Digest of a dataset that has no file of its own (a table, a frame).
 
@@ -98,9 +122,6 @@ def dataset_digest(frame: pl.DataFrame) -> str:
     different dataset; rows are serialized as CSV by Polars, which is
     deterministic for a given version.
     """
-    digest = hashlib.sha256()
-    header = "\x1f".join(f"{name}:{dtype}" for name, dtype in frame.schema.items())
-    digest.update(header.encode("utf-8"))
-    digest.update(b"\x1e")
-    digest.update(frame.write_csv(include_header=False).encode("utf-8"))
+    digest = DatasetDigest(frame.schema)
+    digest.update(frame)
     return digest.hexdigest()

@@ -13,6 +13,7 @@ have no text form a rule could judge.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -20,8 +21,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import polars as pl
 
 from pipeline.errors import ConfigError, InputError
-from pipeline.hashing import dataset_digest
-from pipeline.io.base import ROW_NUMBER, ReadResult, Source
+from pipeline.hashing import DatasetDigest, dataset_digest
+from pipeline.io.base import ROW_NUMBER, BatchRead, ReadResult, Source
 
 __all__ = ["SqliteSource", "parse_sqlite_uri"]
 
@@ -60,7 +61,7 @@ def _quoted(name: str) -> str:
 
 
 class SqliteSource(Source):
-    """One table of a SQLite database, read whole and in a stable order."""
+    """One table of a SQLite database, read whole or in chunks, in a stable order."""
 
     kind = "database"
     format = "sqlite"
@@ -127,47 +128,56 @@ class SqliteSource(Source):
             return name, columns, [_quoted(c) for _, c in keys]
         return name, columns, [alias]
 
-    def read(self, *, options: dict[str, Any] | None = None) -> ReadResult:
-        """Read the whole table as text columns in a stable order."""
+    def _check_options(self, options: dict[str, Any] | None) -> None:
         if options:
             raise ConfigError(
                 f"a SQLite source takes no read options (got {', '.join(sorted(options))})",
                 dataset=self.location,
                 hint="remove the source's options",
             )
+
+    def _query(self, con: sqlite3.Connection) -> tuple[list[str], str]:
+        """Inside the caller's read transaction: refuse BLOB cells, return the
+        columns and the SELECT that reads every cell as text in a stable order."""
+        name, columns, order = self._layout(con)
+        table = _quoted(name)
+        counts = ", ".join(f"sum(typeof({_quoted(c)}) = 'blob')" for c in columns)
+        # Identifiers are quoted by _quoted; no value ever enters the SQL text.
+        blobs = con.execute(f"SELECT {counts} FROM {table}").fetchone()  # noqa: S608
+        for column, count in zip(columns, blobs, strict=True):
+            if count:
+                raise InputError(
+                    f"column {column!r} of table {name!r} holds binary data (BLOB) in {count} rows",
+                    dataset=self.location,
+                    column=column,
+                    hint="store the values as text or numbers, or read a view "
+                    "that leaves the column out",
+                )
+        select = ", ".join(f"CAST({_quoted(c)} AS TEXT) AS {_quoted(c)}" for c in columns)
+        return columns, f"SELECT {select} FROM {table} ORDER BY {', '.join(order)}"  # noqa: S608
+
+    def _failed(self, exc: sqlite3.Error) -> InputError:
+        # Never the engine's text: for undecodable text it quotes the cell.
+        code = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+        return InputError(
+            f"reading table {self.table!r} from {str(self.path)!r} failed ({code})",
+            dataset=self.location,
+            hint="check the database is not damaged and its text is UTF-8",
+        )
+
+    def read(self, *, options: dict[str, Any] | None = None) -> ReadResult:
+        """Read the whole table as text columns in a stable order."""
+        self._check_options(options)
         con = self._connect()
         try:
             # One read transaction: the BLOB check and the read see the same rows.
             con.execute("BEGIN")
-            name, columns, order = self._layout(con)
-            table = _quoted(name)
-            counts = ", ".join(f"sum(typeof({_quoted(c)}) = 'blob')" for c in columns)
-            # Identifiers are quoted by _quoted; no value ever enters the SQL text.
-            blobs = con.execute(f"SELECT {counts} FROM {table}").fetchone()  # noqa: S608
-            for column, count in zip(columns, blobs, strict=True):
-                if count:
-                    raise InputError(
-                        f"column {column!r} of table {name!r} holds binary data "
-                        f"(BLOB) in {count} rows",
-                        dataset=self.location,
-                        column=column,
-                        hint="store the values as text or numbers, or read a view "
-                        "that leaves the column out",
-                    )
-            select = ", ".join(f"CAST({_quoted(c)} AS TEXT) AS {_quoted(c)}" for c in columns)
+            columns, query = self._query(con)
             frame = pl.read_database(
-                f"SELECT {select} FROM {table} ORDER BY {', '.join(order)}",  # noqa: S608
-                connection=con,
-                schema_overrides=dict.fromkeys(columns, pl.String),
+                query, connection=con, schema_overrides=dict.fromkeys(columns, pl.String)
             )
         except sqlite3.Error as exc:
-            # Never the engine's text: for undecodable text it quotes the cell.
-            code = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
-            raise InputError(
-                f"reading table {self.table!r} from {str(self.path)!r} failed ({code})",
-                dataset=self.location,
-                hint="check the database is not damaged and its text is UTF-8",
-            ) from None
+            raise self._failed(exc) from None
         finally:
             con.close()
         frame = frame.select(pl.col(c).cast(pl.String) for c in columns)
@@ -180,3 +190,64 @@ class SqliteSource(Source):
             digest=dataset_digest(frame),
             columns=columns,
         )
+
+    def read_batches(
+        self,
+        *,
+        options: dict[str, Any] | None = None,
+        batch_rows: int = 250_000,
+        exact: bool = False,
+    ) -> BatchRead:
+        """The table in chunks of ``batch_rows`` rows, inside one read transaction:
+        memory bounded by the chunk, the same rows, numbers and digest as :meth:`read`."""
+        self._check_options(options)
+        con = self._connect()
+        try:
+            con.execute("BEGIN")
+            columns, query = self._query(con)
+        except sqlite3.Error as exc:
+            con.close()
+            raise self._failed(exc) from None
+        except BaseException:
+            con.close()
+            raise
+        return _SqliteBatchRead(self, con, columns, query, max(1, batch_rows))
+
+
+class _SqliteBatchRead(BatchRead):
+    def __init__(
+        self,
+        source: SqliteSource,
+        con: sqlite3.Connection,
+        columns: list[str],
+        query: str,
+        batch_rows: int,
+    ) -> None:
+        self.source = source
+        self.con = con
+        self.columns = columns
+        self.query = query
+        self.batch_rows = batch_rows
+        self.malformed = []
+        self.shape_ok = True
+        self._records = 0
+
+    def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
+        schema = pl.Schema(dict.fromkeys(self.columns, pl.String()))
+        digest = DatasetDigest(schema)
+        try:
+            cursor = self.con.execute(self.query)
+            while rows := cursor.fetchmany(self.batch_rows):
+                frame = pl.DataFrame(rows, schema=schema, orient="row")
+                digest.update(frame)
+                numbers = pl.int_range(
+                    self._records + 1, self._records + frame.height + 1, dtype=pl.Int64, eager=True
+                )
+                self._records += frame.height
+                yield frame.select(numbers.alias(ROW_NUMBER), pl.all()), None
+        except sqlite3.Error as exc:
+            raise self.source._failed(exc) from None
+        finally:
+            self.con.close()
+        self.digest = digest.hexdigest()
+        self.size_bytes = None

@@ -219,3 +219,49 @@ def test_the_checker_cache_is_bounded_across_frames() -> None:
     assert validator._columnar is not None
     (field,) = validator._columnar._prepared[("code",)]
     assert len(field.checker._cache) <= engine.CACHE_LIMIT
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 3, 100])
+def test_chunks_hold_the_rows_numbers_and_digest_of_the_whole_read(
+    tmp_path: Path, batch_rows: int
+) -> None:
+    # Streaming used to read the table whole and then slice it.
+    db = make_db(tmp_path / "ref.db")
+    source = open_source(f"sqlite://{db}#members")
+    whole = source.read()
+    batches = source.read_batches(batch_rows=batch_rows)
+    chunks = [text for text, _typed in batches]
+    assert all(c.height <= batch_rows for c in chunks)
+    assert pl.concat(chunks).to_dicts() == whole.frame.to_dicts()
+    assert batches.columns == whole.columns
+    assert (batches.digest, batches.records) == (whole.digest, 3)
+
+
+def test_an_empty_table_reads_alike_whole_and_in_chunks(tmp_path: Path) -> None:
+    db = sqlite_db(tmp_path / "e.db", 'CREATE TABLE t (a TEXT, "b c" INTEGER);')
+    source = open_source(f"sqlite://{db}#t")
+    batches = source.read_batches(batch_rows=10)
+    assert list(batches) == []
+    assert batches.digest == source.read().digest
+
+
+def test_streaming_and_batch_runs_of_a_table_write_the_same_bytes(tmp_path: Path) -> None:
+    rows = ",".join(
+        f"('m{i}', {'NULL' if i % 7 == 0 else i % 90}, {i / 3})" for i in range(1, 2000)
+    )
+    db = sqlite_db(tmp_path / "big.db", f"CREATE TABLE t (id TEXT, age INTEGER, s REAL);"
+                   f"INSERT INTO t VALUES {rows};")  # fmt: skip
+    results = {}
+    for mode in ("batch", "streaming"):
+        results[mode] = run_pipeline(
+            PipelineConfig(
+                input_path=f"sqlite://{db}#t",
+                output_path=tmp_path / mode / "out.parquet",
+                audit_path=tmp_path / mode / "audit.jsonl",
+                mode=mode,
+            )
+        )
+        assert results[mode].success, results[mode].errors
+    assert results["batch"].output_hash == results["streaming"].output_hash
+    assert results["batch"].input_hash == results["streaming"].input_hash
+    assert results["streaming"].input_records == 1999
