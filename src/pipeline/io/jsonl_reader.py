@@ -112,7 +112,7 @@ class _Lines:
         line_no = 0
         record = 0
         offset = 0  # of the current line's first byte
-        pending = b""
+        parts: list[bytes] = []  # the current line's start, not yet ended by an LF
         with self.path.open("rb") as handle:
             while True:
                 block = handle.read(BLOCK_SIZE)
@@ -120,11 +120,16 @@ class _Lines:
                 self.size += len(block)
                 if block and self.on_bytes is not None:
                     self.on_bytes(len(block))
-                data = pending + block
-                lines = data.split(b"\n")
-                pending = lines.pop() if block else b""
-                if not block and data:
-                    lines = [data]  # the last line, without a final LF
+                if not block:
+                    last = b"".join(parts)
+                    lines = [last] if last else []  # the last line, without a final LF
+                elif b"\n" not in block:
+                    parts.append(block)  # a long line: joined once, when it ends
+                    continue
+                else:
+                    lines = block.split(b"\n")
+                    lines[0] = b"".join([*parts, lines[0]])
+                    parts = [lines.pop()]
                 for raw in lines:
                     line_no += 1
                     if line_no == 1 and raw.startswith(_BOM):
