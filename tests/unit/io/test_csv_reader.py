@@ -281,3 +281,22 @@ def test_an_abandoned_block_read_leaves_the_scan_to_its_own_pass(tmp_path: Path)
     assert batches.scan.sha256 == hashlib.sha256(data).hexdigest()
     assert batches.scan.size == len(data)
     assert batches.scan.separators == 20_001
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"a,b\n1,2\n3,4\n", b'a,b\n"1",2\n3,4\n', b"a,b\r1,2\n"],
+    ids=["blocks", "quoted", "lone-cr"],
+)
+def test_progress_counts_every_byte_once_per_pass(tmp_path: Path, data: bytes) -> None:
+    # The block reader reports the bytes it reads (it hashes them itself); the other
+    # readers report their scan pass. Either way one pass reports the file's size.
+    from pipeline.io.csv_reader import CsvBatches
+
+    path = tmp_path / "in.csv"
+    path.write_bytes(data * 1000 if data.endswith(b"\n") and b"\r" not in data else data)
+    seen: list[int] = []
+    batches = CsvBatches(path, block_bytes=64, on_bytes=seen.append)
+    list(batches)
+    assert sum(seen) == path.stat().st_size
+    assert batches.scan.size == path.stat().st_size
