@@ -24,7 +24,14 @@ import yaml
 from pipeline.errors import SpecError
 from pipeline.hashing import sha256_bytes
 
-__all__ = ["LoadedYaml", "interpolate", "load_yaml", "nearest", "spec_error"]
+__all__ = [
+    "LoadedYaml",
+    "check_expansion",
+    "interpolate",
+    "load_yaml",
+    "nearest",
+    "spec_error",
+]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -82,9 +89,39 @@ def load_yaml(path: Path) -> LoadedYaml:
             dataset=display,
             line=1,
         )
+    check_expansion(node, display)
     lines: dict[Path_, int] = {}
     _walk(node, (), lines, display)
     return LoadedYaml(path, data, lines)
+
+
+_MAX_VALUES = 100_000
+"""A spec holds hundreds of values. YAML aliases can make a short file expand
+exponentially ("billion laughs": 9 lines became 10**8 values, and `spec check`
+never returned), and the spec hash, the line map and the validation walk the
+expansion; past this many values the file is refused."""
+
+
+def check_expansion(node: yaml.Node | None, display: str) -> None:
+    """Refuse a YAML document whose aliases expand past :data:`_MAX_VALUES` values,
+    before anything walks the expansion (the parsed data shares repeated parts,
+    so parsing itself stays cheap)."""
+    count = 0
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        count += 1
+        if count > _MAX_VALUES:
+            raise SpecError(
+                f"the YAML expands to more than {_MAX_VALUES:,} values",
+                dataset=display,
+                hint="a pipeline spec or rules file needs far fewer; this usually means "
+                "YAML aliases (*name) that repeat other aliases - write the values out",
+            )
+        if isinstance(current, yaml.MappingNode):
+            stack.extend(value for _key, value in current.value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
 
 
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], display: str) -> None:

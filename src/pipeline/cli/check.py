@@ -22,6 +22,7 @@ from pipeline.context import utc_now
 from pipeline.errors import ConfigError, InputError, PipelineError, SpecError
 from pipeline.quality import QualityOutcome, QualitySection, evaluate, parse_quality
 from pipeline.quality.render import results_table
+from pipeline.specfile import check_expansion
 
 __all__ = ["check", "load_rules_file"]
 
@@ -37,6 +38,7 @@ def load_rules_file(path: Path) -> QualitySection:
             hint="check the --rules path",
         ) from None
     try:
+        check_expansion(yaml.compose(text, Loader=yaml.SafeLoader), str(path))
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

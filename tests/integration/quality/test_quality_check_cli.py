@@ -144,3 +144,15 @@ def test_schema_option_validates_first(
     assert code == 0, err
     payload = json.loads(out)
     assert (payload["valid_records"], payload["rejected_records"]) == (3, 1)
+
+
+def test_a_rules_file_of_exponential_aliases_is_refused(files: Path) -> None:
+    rule = "{id: x, rule: row_count, min: 1}"
+    lines = [f"r0: &r0 [{', '.join([rule] * 10)}]"]
+    lines += [f"r{i}: &r{i} [{', '.join([f'*r{i - 1}'] * 10)}]" for i in range(1, 8)]
+    (files / "bomb.yaml").write_text("\n".join([*lines, "quality: *r7"]) + "\n")
+    code, _out, err = invoke(
+        "--input", str(files / "claims.csv"), "--rules", str(files / "bomb.yaml")
+    )
+    assert code == 2
+    assert "expands to more than 100,000 values" in err

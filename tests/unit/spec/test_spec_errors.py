@@ -199,3 +199,23 @@ def test_unknown_quality_rule_key(tmp_path: Path) -> None:
     text = GOOD + "quality:\n  - {id: q1, rule: not_null, colum: value}\n"
     error = error_of(tmp_path, text)
     assert "colum" in str(error)
+
+
+def _alias_bomb(levels: int) -> str:
+    """YAML aliases repeating aliases: 10**levels values from a few lines."""
+    lines = ['l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_yaml_aliases_that_expand_exponentially_are_refused(tmp_path: Path) -> None:
+    # 10**9 values: walking them (the spec hash, the line map) never returned.
+    error = error_of(tmp_path, GOOD + _alias_bomb(9))
+    assert "expands to more than 100,000 values" in error.message
+    assert "aliases" in (error.hint or "")
+
+
+def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
+    text = GOOD.replace('  - filter: "value > 1"', '  - &f {filter: "value > 1"}\n  - *f')
+    spec = load_spec(write(tmp_path, text))
+    assert len(spec.steps) == 2
