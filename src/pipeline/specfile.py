@@ -31,6 +31,7 @@ __all__ = [
     "load_yaml",
     "nearest",
     "spec_error",
+    "too_deep",
 ]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -73,6 +74,8 @@ def load_yaml(path: Path) -> LoadedYaml:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise too_deep(display) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -91,8 +94,21 @@ def load_yaml(path: Path) -> LoadedYaml:
         )
     check_expansion(node, display)
     lines: dict[Path_, int] = {}
-    _walk(node, (), lines, display)
+    try:
+        _walk(node, (), lines, display)
+    except RecursionError:
+        raise too_deep(display) from None
     return LoadedYaml(path, data, lines)
+
+
+def too_deep(display: str) -> SpecError:
+    """PyYAML and the walks here recurse per nesting level; a file nested
+    thousands deep ended in a RecursionError traceback."""
+    return SpecError(
+        "the YAML nests deeper than it can be read",
+        dataset=display,
+        hint="a pipeline spec or rules file nests a few levels; check for runaway brackets",
+    )
 
 
 _MAX_VALUES = 100_000

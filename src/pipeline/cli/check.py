@@ -22,7 +22,7 @@ from pipeline.context import utc_now
 from pipeline.errors import ConfigError, InputError, PipelineError, SpecError
 from pipeline.quality import QualityOutcome, QualitySection, evaluate, parse_quality
 from pipeline.quality.render import results_table
-from pipeline.specfile import check_expansion
+from pipeline.specfile import check_expansion, too_deep
 
 __all__ = ["check", "load_rules_file"]
 
@@ -40,6 +40,8 @@ def load_rules_file(path: Path) -> QualitySection:
     try:
         check_expansion(yaml.compose(text, Loader=yaml.SafeLoader), str(path))
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise too_deep(str(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise SpecError(

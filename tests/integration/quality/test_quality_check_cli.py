@@ -156,3 +156,13 @@ def test_a_rules_file_of_exponential_aliases_is_refused(files: Path) -> None:
     )
     assert code == 2
     assert "expands to more than 100,000 values" in err
+
+
+def test_a_rules_file_nested_thousands_deep_is_refused(files: Path) -> None:
+    (files / "deep.yaml").write_text("- " + "[" * 5000 + "]" * 5000 + "\n")
+    code, _out, err = invoke(
+        "--input", str(files / "claims.csv"), "--rules", str(files / "deep.yaml")
+    )
+    assert code == 2
+    assert "nests deeper than it can be read" in err
+    assert "Traceback" not in err

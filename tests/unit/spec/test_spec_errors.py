@@ -219,3 +219,11 @@ def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
     text = GOOD.replace('  - filter: "value > 1"', '  - &f {filter: "value > 1"}\n  - *f')
     spec = load_spec(write(tmp_path, text))
     assert len(spec.steps) == 2
+
+
+@pytest.mark.parametrize("depth", [900, 5000])
+def test_yaml_nested_thousands_deep_is_a_spec_error_not_a_traceback(
+    tmp_path: Path, depth: int
+) -> None:
+    error = error_of(tmp_path, GOOD + "x: " + "[" * depth + "]" * depth + "\n")
+    assert "nests deeper than it can be read" in error.message
