@@ -91,7 +91,8 @@ class TypeInferrer:
 
     def update(self, frame: pl.DataFrame) -> None:
         """Account for one chunk of all-text rows."""
-        text = [c for c in self.columns if frame.schema[c] == pl.String]
+        schema = frame.schema  # built per access: once, not once per column (quadratic)
+        text = [c for c in self.columns if schema[c] == pl.String]
         if not text or frame.height == 0:
             return
         # A candidate that fails on a sample fails on the whole chunk: test a sample
@@ -148,7 +149,8 @@ class TypeInferrer:
 
     def prune(self, sample: pl.DataFrame, *, blank_is_null: bool = False) -> None:
         """Drop candidates a sample already refutes (it proves nothing was seen)."""
-        text = [c for c in self.columns if sample.schema[c] == pl.String]
+        schema = sample.schema
+        text = [c for c in self.columns if schema[c] == pl.String]
         if text and sample.height:
             exprs = self.aggregates(text, seen=False, blank_is_null=blank_is_null)
             if exprs:

@@ -77,8 +77,9 @@ def combine(parts: Iterable[pl.DataFrame], columns: Sequence[str]) -> pl.DataFra
     order = _order(columns)
     frames = []
     for part in parts:
+        present = set(part.columns)  # a list built per access: once, not once per column
         filled = part.with_columns(
-            pl.lit(None, dtype=pl.String).alias(c) for c in order if c not in part.columns
+            pl.lit(None, dtype=pl.String).alias(c) for c in order if c not in present
         )
         frames.append(
             filled.select(
