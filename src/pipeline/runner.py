@@ -23,7 +23,6 @@ from pipeline.audit.log import AuditLogger
 from pipeline.context import RunContext, format_timestamp, utc_now
 from pipeline.errors import (
     ConfigError,
-    InputError,
     InternalError,
     PipelineError,
     QualityGateError,
@@ -34,6 +33,7 @@ from pipeline.execution.common import Execution, Plan, QualityStage
 from pipeline.execution.streaming import run_streaming
 from pipeline.io import open_sink, open_source
 from pipeline.io.atomic import commit_lock
+from pipeline.io.base import input_changed
 from pipeline.io.registry import redact
 from pipeline.lineage import DatasetRef, LineageEmitter, LineageTracker, RunLineage, SourceCode
 from pipeline.progress import ProgressReporter
@@ -515,10 +515,7 @@ def _check_unchanged(plan: Plan, version: tuple[int, ...] | None) -> None:
     need not be of the bytes the output came from.
     """
     if version is not None and plan.source.version() != version:
-        raise InputError(
-            "the input changed while the run was reading it (its size, modification "
-            "time or inode differ from when the run started)",
-            dataset=plan.source.location,
-            hint="run again once nothing writes to the input (write it under another "
-            "name and rename it when complete); nothing was written",
+        raise input_changed(
+            plan.source.location,
+            "its size, modification time or inode differ from when the run started",
         )

@@ -26,12 +26,11 @@ from pipeline.hashing import sha256_bytes
 
 __all__ = [
     "LoadedYaml",
-    "check_expansion",
     "interpolate",
     "load_yaml",
     "nearest",
+    "parse_yaml",
     "spec_error",
-    "too_deep",
 ]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -71,37 +70,44 @@ def load_yaml(path: Path) -> LoadedYaml:
         raise SpecError(
             f"the spec file cannot be read ({type(exc).__name__})", dataset=display
         ) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except RecursionError:
-        raise too_deep(display) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise SpecError(
-            f"the spec is not valid YAML ({problem})",
-            dataset=display,
-            line=line,
-            hint="fix the YAML syntax at that line (indentation, quotes, colons)",
-        ) from None
+    node, data = parse_yaml(text, display, "spec")
     if not isinstance(data, dict) or node is None:
         raise SpecError(
             "the spec must be a YAML mapping with keys like version, source, sink",
             dataset=display,
             line=1,
         )
-    check_expansion(node, display)
     lines: dict[Path_, int] = {}
     try:
         _walk(node, (), lines, display)
     except RecursionError:
-        raise too_deep(display) from None
+        raise _too_deep(display) from None
     return LoadedYaml(path, data, lines)
 
 
-def too_deep(display: str) -> SpecError:
+def parse_yaml(text: str, display: str, what: str) -> tuple[yaml.Node | None, Any]:
+    """The document's nodes (for line numbers) and its data, or one :class:`SpecError`
+    (``what`` names the file: "spec", "rules file"). Aliases that expand past
+    :data:`_MAX_VALUES` values are refused before anything walks the expansion."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_expansion(node, display)
+        data = yaml.safe_load(text)
+    except RecursionError:
+        raise _too_deep(display) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise SpecError(
+            f"the {what} is not valid YAML ({problem})",
+            dataset=display,
+            line=mark.line + 1 if mark is not None else None,
+            hint="fix the YAML syntax at that line (indentation, quotes, colons)",
+        ) from None
+    return node, data
+
+
+def _too_deep(display: str) -> SpecError:
     """PyYAML and the walks here recurse per nesting level; a file nested
     thousands deep ended in a RecursionError traceback."""
     return SpecError(
@@ -118,7 +124,7 @@ never returned), and the spec hash, the line map and the validation walk the
 expansion; past this many values the file is refused."""
 
 
-def check_expansion(node: yaml.Node | None, display: str) -> None:
+def _check_expansion(node: yaml.Node | None, display: str) -> None:
     """Refuse a YAML document whose aliases expand past :data:`_MAX_VALUES` values,
     before anything walks the expansion (the parsed data shares repeated parts,
     so parsing itself stays cheap)."""

@@ -15,14 +15,13 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
-import yaml
 
 from pipeline.cli.render import emit_json, fail, parse_as_of, stderr, styled
 from pipeline.context import utc_now
 from pipeline.errors import ConfigError, InputError, PipelineError, SpecError
 from pipeline.quality import QualityOutcome, QualitySection, evaluate, parse_quality
 from pipeline.quality.render import results_table
-from pipeline.specfile import check_expansion, too_deep
+from pipeline.specfile import parse_yaml
 
 __all__ = ["check", "load_rules_file"]
 
@@ -37,18 +36,7 @@ def load_rules_file(path: Path) -> QualitySection:
             dataset=str(path),
             hint="check the --rules path",
         ) from None
-    try:
-        check_expansion(yaml.compose(text, Loader=yaml.SafeLoader), str(path))
-        data = yaml.safe_load(text)
-    except RecursionError:
-        raise too_deep(str(path)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SpecError(
-            f"the rules file is not valid YAML ({getattr(exc, 'problem', None) or 'syntax error'})",
-            dataset=str(path),
-            line=None if mark is None else mark.line + 1,
-        ) from None
+    _node, data = parse_yaml(text, str(path), "rules file")
     if isinstance(data, dict) and "quality" in data:
         data = data["quality"]
     try:

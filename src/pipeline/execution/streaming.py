@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from pipeline import quarantine as q
-from pipeline.errors import InputError, PipelineError
+from pipeline.errors import PipelineError
 from pipeline.execution.batch import check_not_empty, log_read_completed
 from pipeline.execution.common import (
     Execution,
@@ -36,7 +36,7 @@ from pipeline.execution.common import (
 from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_quality
 from pipeline.infer import TypeInferrer
 from pipeline.io.atomic import owned_name, sweep_orphans
-from pipeline.io.base import ROW_NUMBER
+from pipeline.io.base import ROW_NUMBER, input_changed
 from pipeline.io.csv_reader import (
     inside_separators,
     read_header,
@@ -433,12 +433,8 @@ def _original_rows(plan: Plan, applied: QualityApplied, out: Execution) -> pl.Da
         if batches.shape_ok:
             break
     if batches.digest != out.input_hash:
-        raise InputError(
-            "the input changed while the run was reading it: its SHA-256 differs "
-            "between the run's two passes over it",
-            dataset=plan.source.location,
-            hint="run again once nothing writes to the input (write it under another "
-            "name and rename it when complete); nothing was written",
+        raise input_changed(
+            plan.source.location, "its SHA-256 differs between the run's two passes over it"
         )
     original = pl.concat(parts) if parts else pl.DataFrame({ROW_NUMBER: wanted.head(0)})
     if original.height != len(wanted):

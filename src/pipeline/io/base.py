@@ -10,21 +10,25 @@ it atomically (:class:`StagedWrite`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import polars as pl
 
+from pipeline.errors import InputError
+
 __all__ = [
     "ROW_NUMBER",
     "BatchRead",
+    "ChunkedRead",
     "MalformedRow",
     "ReadResult",
     "Sink",
     "Source",
     "StagedWrite",
     "WriteResult",
+    "input_changed",
 ]
 
 ROW_NUMBER = "_row_number"
@@ -148,6 +152,42 @@ class BatchRead(ABC):
         return self._records + len(self.malformed)
 
     _records: int = 0
+
+
+class ChunkedRead(BatchRead):
+    """Text chunks from a reader that hashes its source while reading it (CSV
+    blocks, JSON Lines, SQLite): ``finish`` gives ``shape_ok``, the digest and the
+    size (None where the source has no byte size) once the chunks are exhausted."""
+
+    def __init__(
+        self,
+        chunks: Iterable[pl.DataFrame],
+        columns: list[str],
+        malformed: list[MalformedRow],
+        finish: Callable[[], tuple[bool, str, int | None]],
+    ) -> None:
+        self.chunks = chunks
+        self.columns = columns
+        self.malformed = malformed
+        self.finish = finish
+        self.shape_ok = True
+        self._records = 0
+
+    def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
+        for chunk in self.chunks:
+            self._records += chunk.height
+            yield chunk, None
+        self.shape_ok, self.digest, self.size_bytes = self.finish()
+
+
+def input_changed(location: str, how: str) -> InputError:
+    """The error for a source rewritten while a run read it (``how`` says how it showed)."""
+    return InputError(
+        f"the input changed while the run was reading it ({how})",
+        dataset=location,
+        hint="run again once nothing writes to the input (write it under another "
+        "name and rename it when complete); nothing was written",
+    )
 
 
 class _SlicedRead(BatchRead):

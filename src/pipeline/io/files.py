@@ -7,7 +7,7 @@ atomic rename (see :mod:`pipeline.io.atomic`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from pipeline.io.atomic import check_writable_target, publish, stage_file
 from pipeline.io.base import (
     ROW_NUMBER,
     BatchRead,
-    MalformedRow,
+    ChunkedRead,
     ReadResult,
     Sink,
     Source,
@@ -120,7 +120,7 @@ class FileSource(Source):
                 exact=exact,
                 on_bytes=self.on_bytes,
             )
-            return _TextBatchRead(
+            return ChunkedRead(
                 csv_batches,
                 csv_batches.header,
                 csv_batches.malformed,
@@ -131,7 +131,7 @@ class FileSource(Source):
         jsonl = JsonlBatches(
             self.path, self.location, batch_rows=batch_rows, on_bytes=self.on_bytes
         )
-        return _TextBatchRead(
+        return ChunkedRead(
             jsonl, jsonl.columns, jsonl.malformed, lambda: (True, jsonl.sha256, jsonl.size)
         )
 
@@ -219,32 +219,6 @@ def check_flat_columns(schema: pl.Schema, location: str) -> None:
             "durations to a count of a stated unit or to ISO 8601 text, or write the "
             "file without them",
         )
-
-
-class _TextBatchRead(BatchRead):
-    """Text chunks from a reader that hashes the file as it reads it (CSV blocks,
-    JSON Lines): ``finish`` gives ``shape_ok``, the digest and the size once the
-    chunks are exhausted."""
-
-    def __init__(
-        self,
-        chunks: Iterable[pl.DataFrame],
-        columns: list[str],
-        malformed: list[MalformedRow],
-        finish: Callable[[], tuple[bool, str, int]],
-    ) -> None:
-        self.chunks = chunks
-        self.columns = columns
-        self.malformed = malformed
-        self.finish = finish
-        self.shape_ok = True
-        self._records = 0
-
-    def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
-        for chunk in self.chunks:
-            self._records += chunk.height
-            yield chunk, None
-        self.shape_ok, self.digest, self.size_bytes = self.finish()
 
 
 class _ParquetBatchRead(BatchRead):

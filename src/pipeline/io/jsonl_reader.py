@@ -27,7 +27,7 @@ import polars as pl
 
 from pipeline.errors import InputError, MalformedInputError
 from pipeline.hashing import BLOCK_SIZE
-from pipeline.io.base import ROW_NUMBER, MalformedRow
+from pipeline.io.base import ROW_NUMBER, MalformedRow, input_changed
 
 __all__ = ["JsonlBatches", "JsonlText", "read_jsonl_text"]
 
@@ -91,6 +91,10 @@ class _Line:
     """1-based record number (non-blank lines): the ``_row_number``."""
     text: str
     parsed: dict[str, str | None] | str
+
+    def malformed(self, problem: str) -> MalformedRow:
+        """The quarantine record of a line that is not a JSON object (``problem`` says why)."""
+        return MalformedRow(self.record, self.number, self.text, f"line {self.number}: {problem}")
 
 
 class _Lines:
@@ -199,8 +203,7 @@ def read_jsonl_text(
     malformed: list[MalformedRow] = []
     for line in lines:
         if isinstance(line.parsed, str):
-            message = f"line {line.number}: {line.parsed}"
-            malformed.append(MalformedRow(line.record, line.number, line.text, message))
+            malformed.append(line.malformed(line.parsed))
             continue
         for name in line.parsed:
             # First appearance decides the column order. (A set difference of the
@@ -243,8 +246,7 @@ class JsonlBatches:
         records = 0
         for line in first:
             if isinstance(line.parsed, str):
-                message = f"line {line.number}: {line.parsed}"
-                self.malformed.append(MalformedRow(line.record, line.number, line.text, message))
+                self.malformed.append(line.malformed(line.parsed))
                 continue
             records += 1
             keys.update(dict.fromkeys(line.parsed))
@@ -270,9 +272,6 @@ class JsonlBatches:
         if numbers:
             yield _frame(numbers, columns)
         if lines.digest.hexdigest() != self.sha256:
-            raise InputError(
-                "the input changed while the run was reading it: its SHA-256 differs "
-                "between the reader's two passes over it",
-                dataset=self.display,
-                hint="run again once nothing writes to the input; nothing was written",
+            raise input_changed(
+                self.display, "its SHA-256 differs between the reader's two passes over it"
             )

@@ -22,7 +22,7 @@ import polars as pl
 
 from pipeline.errors import ConfigError, InputError
 from pipeline.hashing import DatasetDigest, dataset_digest
-from pipeline.io.base import ROW_NUMBER, BatchRead, ReadResult, Source
+from pipeline.io.base import ROW_NUMBER, BatchRead, ChunkedRead, ReadResult, Source
 
 __all__ = ["SqliteSource", "parse_sqlite_uri"]
 
@@ -211,43 +211,29 @@ class SqliteSource(Source):
         except BaseException:
             con.close()
             raise
-        return _SqliteBatchRead(self, con, columns, query, max(1, batch_rows))
+        digest = DatasetDigest(pl.Schema(dict.fromkeys(columns, pl.String())))
+        chunks = self._chunks(con, columns, query, max(1, batch_rows), digest)
+        return ChunkedRead(chunks, columns, [], lambda: (True, digest.hexdigest(), None))
 
-
-class _SqliteBatchRead(BatchRead):
-    def __init__(
+    def _chunks(
         self,
-        source: SqliteSource,
         con: sqlite3.Connection,
         columns: list[str],
         query: str,
         batch_rows: int,
-    ) -> None:
-        self.source = source
-        self.con = con
-        self.columns = columns
-        self.query = query
-        self.batch_rows = batch_rows
-        self.malformed = []
-        self.shape_ok = True
-        self._records = 0
-
-    def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
-        schema = pl.Schema(dict.fromkeys(self.columns, pl.String()))
-        digest = DatasetDigest(schema)
+        digest: DatasetDigest,
+    ) -> Iterator[pl.DataFrame]:
+        schema = pl.Schema(dict.fromkeys(columns, pl.String()))
+        offset = 1
         try:
-            cursor = self.con.execute(self.query)
-            while rows := cursor.fetchmany(self.batch_rows):
+            cursor = con.execute(query)
+            while rows := cursor.fetchmany(batch_rows):
                 frame = pl.DataFrame(rows, schema=schema, orient="row")
                 digest.update(frame)
-                numbers = pl.int_range(
-                    self._records + 1, self._records + frame.height + 1, dtype=pl.Int64, eager=True
-                )
-                self._records += frame.height
-                yield frame.select(numbers.alias(ROW_NUMBER), pl.all()), None
+                numbers = pl.int_range(offset, offset + frame.height, dtype=pl.Int64, eager=True)
+                offset += frame.height
+                yield frame.select(numbers.alias(ROW_NUMBER), pl.all())
         except sqlite3.Error as exc:
-            raise self.source._failed(exc) from None
+            raise self._failed(exc) from None
         finally:
-            self.con.close()
-        self.digest = digest.hexdigest()
-        self.size_bytes = None
+            con.close()
