@@ -9,6 +9,8 @@ rows always give the same digest for a given package version.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +23,9 @@ __all__ = [
     "BLOCK_SIZE",
     "DatasetDigest",
     "FileDigest",
+    "Inspector",
     "dataset_digest",
+    "hash_while_writing",
     "sha256_bytes",
     "sha256_file",
 ]
@@ -96,6 +100,84 @@ def _hash_and_inspect(
         if inspecting is not None:
             inspecting.result()
     return size
+
+
+#: How long the tail reader sleeps when it has caught up with the writer.
+_TAIL_POLL = 0.002
+
+
+Inspector = Callable[[bytes], None]
+
+
+def hash_while_writing(
+    path: Path,
+    write: Callable[[], None],
+    *,
+    inspector: Callable[[], Inspector] | None = None,
+) -> tuple[FileDigest, Inspector | None]:
+    """Run ``write()``, which fills the new file ``path``, hashing its bytes as they land.
+
+    ``inspector`` makes a callable that sees every block of the file in order
+    (a row counter); the one that saw exactly the file's bytes is returned with
+    the digest.
+
+    A thread reads the file behind the writer (from the page cache), so the
+    SHA-256 of the output costs no pass of its own after the write: on two
+    cores the hash runs while the writer serializes (Polars' CSV and Parquet
+    writers append in order; nothing written is rewritten). ``path`` is
+    created empty first so the reader can open it before the writer does;
+    writers open it with truncation, which keeps the same file.
+
+    If the file the reader followed is not the file at ``path`` when the
+    write ends (a writer that replaced it), or the sizes differ, the file is
+    hashed again in a pass of its own (with a fresh inspector): the digest is
+    always of the bytes at ``path``.
+    """
+    inspect = inspector() if inspector is not None else None
+    path.touch(exist_ok=False)
+    done = threading.Event()
+    state: dict[str, object] = {}
+
+    def follow() -> None:
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with path.open("rb") as handle:
+                state["inode"] = os.fstat(handle.fileno()).st_ino
+                while True:
+                    finished = done.is_set()  # before the read: a read after it sees all
+                    block = handle.read(BLOCK_SIZE)
+                    if block:
+                        digest.update(block)
+                        size += len(block)
+                        if inspect is not None:
+                            inspect(block)
+                    elif finished:
+                        break
+                    else:
+                        done.wait(_TAIL_POLL)
+        except BaseException as exc:  # reported to the caller, which falls back
+            state["error"] = exc
+            return
+        state["digest"] = FileDigest(sha256=digest.hexdigest(), size=size)
+
+    reader = threading.Thread(target=follow, name="pipeline-hash-output", daemon=True)
+    reader.start()
+    try:
+        write()
+    finally:
+        done.set()
+        reader.join()
+    followed = state.get("digest")
+    stat = path.stat()
+    if (
+        isinstance(followed, FileDigest)
+        and state.get("inode") == stat.st_ino
+        and followed.size == stat.st_size
+    ):
+        return followed, inspect
+    inspect = inspector() if inspector is not None else None
+    return sha256_file(path, inspect=inspect), inspect
 
 
 class DatasetDigest:

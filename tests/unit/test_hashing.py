@@ -1,13 +1,15 @@
-"""sha256_file: the digest, and the inspection that runs beside it on a worker thread."""
+"""sha256_file and hash_while_writing: the digest, and the inspection beside it."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
 
-from pipeline.hashing import BLOCK_SIZE, sha256_file
+from pipeline.hashing import BLOCK_SIZE, hash_while_writing, sha256_file
 
 
 def _file(tmp_path: Path, size: int) -> tuple[Path, bytes]:
@@ -46,3 +48,68 @@ def test_an_inspection_error_reaches_the_caller(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="bad block"):
         sha256_file(path, inspect=inspect)
     assert len(calls) == 2  # the error stops the pass: no block is inspected after it
+
+
+def _slow_writer(path: Path, data: bytes, pieces: int) -> None:
+    # Appends in uneven pieces with pauses, so the reader catches up and waits
+    # mid-file, and reads blocks that end inside a piece.
+    with path.open("wb") as handle:  # truncates the file the hasher created
+        step = max(1, len(data) // pieces)
+        for start in range(0, len(data), step):
+            handle.write(data[start : start + step])
+            handle.flush()
+            time.sleep(0.003)
+
+
+@pytest.mark.parametrize("size", [0, 5, 3 * BLOCK_SIZE + 17])
+def test_hash_while_writing_follows_the_writer(tmp_path: Path, size: int) -> None:
+    _, data = _file(tmp_path, size)
+    path = tmp_path / "out.bin"
+    seen: list[bytes] = []
+    made: list[object] = []
+
+    def inspector() -> object:
+        made.append(seen.append)
+        return seen.append
+
+    digest, used = hash_while_writing(
+        path,
+        lambda: _slow_writer(path, data, 7),
+        inspector=inspector,  # type: ignore[arg-type]
+    )
+    assert digest.sha256 == hashlib.sha256(data).hexdigest()
+    assert digest.size == size == path.stat().st_size
+    assert b"".join(seen) == data  # every byte inspected once, in order
+    assert made == [used]  # one inspector: the tail pass needed no second pass
+
+
+def test_hash_while_writing_rehashes_a_file_the_writer_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "out.bin"
+    _, data = _file(tmp_path, 2 * BLOCK_SIZE + 3)
+    seen: list[list[bytes]] = []
+
+    def inspector() -> object:
+        seen.append([])
+        return seen[-1].append
+
+    def replace() -> None:
+        path.write_bytes(b"first version, followed by the reader")
+        other = tmp_path / "other.bin"
+        other.write_bytes(data)
+        os.replace(other, path)  # a new inode at the same name
+
+    digest, _ = hash_while_writing(path, replace, inspector=inspector)  # type: ignore[arg-type]
+    assert digest.sha256 == hashlib.sha256(data).hexdigest()
+    assert b"".join(seen[-1]) == data  # the fresh inspector saw only the final bytes
+    assert len(seen) == 2
+
+
+def test_hash_while_writing_lets_a_write_error_through(tmp_path: Path) -> None:
+    path = tmp_path / "out.bin"
+
+    def fail() -> None:
+        path.write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        hash_while_writing(path, fail)

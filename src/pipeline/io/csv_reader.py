@@ -52,7 +52,9 @@ __all__ = [
 _BOM = b"\xef\xbb\xbf"
 
 BLOCK_BYTES = 8 * 2**20
-"""Bytes per block of a quote-free CSV read in chunks (about 150k claims rows)."""
+"""Bytes per block of a quote-free CSV read in chunks (about 100k claims rows). The
+memory of a chunked run is about the block in validation and the one parsed ahead:
+1M claims rows validated peak 153 MiB above the interpreter (12 MiB blocks: 195)."""
 FIRST_BLOCK_BYTES = 2 * 2**20
 """The first block is smaller, so the consumer starts while the next one is parsed."""
 

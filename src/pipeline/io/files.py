@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import ConfigError, InputError, MalformedInputError, OutputError
-from pipeline.hashing import sha256_file
+from pipeline.hashing import FileDigest, Inspector, hash_while_writing, sha256_file
 from pipeline.io.atomic import check_writable_target, publish, stage_file
 from pipeline.io.base import (
     ROW_NUMBER,
@@ -286,18 +286,11 @@ class _WrittenRows:
 
 
 class _StagedFile(StagedWrite):
-    def __init__(self, temp: Path, target: Path, records: int | None, fmt: str = "") -> None:
-        """``records=None``: count them in the written file (CSV, JSON Lines, Parquet)."""
+    def __init__(self, temp: Path, target: Path, digest: FileDigest, records: int) -> None:
         self.temp = temp
         self.target = target
-        counter = _WrittenRows(fmt) if records is None and fmt != "parquet" else None
-        self.digest = sha256_file(temp, inspect=counter)
-        if records is not None:
-            self.records = records
-        elif counter is not None:
-            self.records = counter.rows
-        else:  # Parquet says in its footer
-            self.records = int(pl.scan_parquet(temp).select(pl.len()).collect().item())
+        self.digest = digest
+        self.records = records
 
     def commit(self) -> WriteResult:
         publish(self.temp, self.target)
@@ -332,21 +325,40 @@ class FileSink(Sink):
 
         # A Polars error here comes from the plan (a step failing on the data), not from
         # writing: let it through so the caller can name the step.
-        temp = stage_file(self.path, write)
-        return _StagedFile(temp, self.path, None, self.format)
+        return self._stage_hashed(write, None)
 
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` to a fsynced temp file beside the target."""
-        return _StagedFile(self._stage_with(_writer(self.format, frame)), self.path, frame.height)
-
-    def _stage_with(self, write: Callable[[Path], None]) -> Path:
         try:
-            return stage_file(self.path, write)
+            return self._stage_hashed(_writer(self.format, frame), frame.height)
         except pl.exceptions.PolarsError as exc:
             raise OutputError(
                 f"Polars could not write the {self.format} file ({type(exc).__name__})",
                 dataset=self.location,
             ) from exc
+
+    def _stage_hashed(self, write: Callable[[Path], None], records: int | None) -> _StagedFile:
+        """Stage via ``write(temp)``, hashing the bytes while they are written.
+
+        ``records=None``: count them in the written file (CSV, JSON Lines: in
+        the hashing pass; Parquet: from its footer).
+        """
+        counts = records is None and self.format != "parquet"
+        fmt = self.format
+        hashed: list[tuple[FileDigest, Inspector | None]] = []
+
+        def write_and_hash(temp: Path) -> None:
+            make = (lambda: _WrittenRows(fmt)) if counts else None
+            hashed.append(hash_while_writing(temp, lambda: write(temp), inspector=make))
+
+        temp = stage_file(self.path, write_and_hash)
+        digest, counter = hashed[0]
+        if records is None:
+            if isinstance(counter, _WrittenRows):
+                records = counter.rows
+            else:  # Parquet says in its footer
+                records = int(pl.scan_parquet(temp).select(pl.len()).collect().item())
+        return _StagedFile(temp, self.path, digest, records)
 
 
 def _writer(fmt: str, frame: pl.DataFrame) -> Callable[[Path], None]:

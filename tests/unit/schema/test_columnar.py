@@ -156,6 +156,18 @@ def test_absent_columns_take_defaults_or_are_missing() -> None:
     assert [(e["column"], e["code"]) for e in errors] == [("a", "missing"), ("x", "extra_column")]
 
 
+class OnlyAbsent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    a: int = 1
+
+
+def test_no_field_present_only_an_extra_column() -> None:
+    # Every row is undecided (the extra column is forbidden) while no field has a
+    # column to gather: the slow path gathers nothing and still decides each row.
+    columnar, _ = both(pl.DataFrame({"x": [None, "y"]}, schema={"x": pl.String}), OnlyAbsent)
+    assert columnar.report.rejected_count == 2  # type: ignore[attr-defined]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(strict=True)
     name: str

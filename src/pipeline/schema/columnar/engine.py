@@ -214,8 +214,8 @@ def _slow_rows(run: _Run, data: pl.DataFrame, stage: pl.DataFrame, rows: pl.Seri
     # Whole-frame gathers: a gather per column costs a query each.
     texts = data.select(pl.col(f.key).alias(f.raw) for f in present if f.key)
     oks = stage.select(f.ok for f in present if f.compiled is not None).get_columns()
-    slow = texts.hstack(oks)[rows].with_columns(
-        rows.alias(_POS),
+    gathered = texts.hstack(oks)[rows].get_columns() if present else []
+    slow = pl.DataFrame([rows.alias(_POS), *gathered]).with_columns(
         *(pl.lit(False).alias(f.ok) for f in present if f.compiled is None),
         *(_empty_as_null(f.raw) for f in present),
     )
