@@ -220,7 +220,11 @@ class _Run:
             allow_empty=config.allow_empty,
             progress=ProgressReporter(config.progress),
             log=self.log,
+            enter=self._enter,
         )
+
+    def _enter(self, stage: str) -> None:
+        self.stage = stage
 
     def _check_conservation(self) -> None:
         if not self.exec.conserved():

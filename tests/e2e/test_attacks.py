@@ -934,7 +934,9 @@ def test_full_disk(tmp_path: Path, where: str) -> None:
     assert hidden_leftovers(out.parent) == []
     if where == "output_write":
         assert "cannot write the file" in done.stderr
-        assert entries(audit)[-1]["status"] == "failed"
+        failed = entries(audit)[-1]
+        assert failed["status"] == "failed"
+        assert failed["details"]["stage"] == "write"  # not the last logged stage
     else:
         assert "audit" in done.stderr.lower()
     check = verify(audit)

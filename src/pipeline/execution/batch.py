@@ -120,6 +120,7 @@ def run_batch(plan: Plan, out: Execution) -> Execution:
     out.rejected_records = rejected_all.height
     out.output_fields = fields_of(final)
     out.validation["rejected_by_code"] = q.count_codes(rejected_all)
+    plan.enter("write")
     with plan.progress.stage("write"):
         out.staged_quarantine = plan.quarantine.stage(rejected_all)
         try:

@@ -60,6 +60,9 @@ class Plan:
     allow_empty: bool
     progress: ProgressReporter
     log: AuditFn
+    #: Names the stage now running, for a failure's ``stage`` (staging the outputs
+    #: writes every byte before the "write" entry is logged at commit).
+    enter: Callable[[str], None]
 
     def validator(self) -> Validator | None:
         """The model prepared once, for every batch of the run (None: no schema)."""

@@ -310,6 +310,7 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
     rejected_all = q.combine(rejected_parts, out.columns)
     out.rejected_records = rejected_all.height
     out.validation["rejected_by_code"] = q.count_codes(rejected_all)
+    plan.enter("write")
     with plan.progress.stage("write"):
         out.staged_quarantine = plan.quarantine.stage(rejected_all)
         try:
