@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.hashing import BLOCK_SIZE, hash_while_writing, sha256_file
+from pipeline.hashing import BLOCK_SIZE, Inspector, hash_while_writing, sha256_file
 
 
 def _file(tmp_path: Path, size: int) -> tuple[Path, bytes]:
@@ -66,16 +66,14 @@ def test_hash_while_writing_follows_the_writer(tmp_path: Path, size: int) -> Non
     _, data = _file(tmp_path, size)
     path = tmp_path / "out.bin"
     seen: list[bytes] = []
-    made: list[object] = []
+    made: list[Inspector] = []
 
-    def inspector() -> object:
+    def inspector() -> Inspector:
         made.append(seen.append)
         return seen.append
 
     digest, used = hash_while_writing(
-        path,
-        lambda: _slow_writer(path, data, 7),
-        inspector=inspector,  # type: ignore[arg-type]
+        path, lambda: _slow_writer(path, data, 7), inspector=inspector
     )
     assert digest.sha256 == hashlib.sha256(data).hexdigest()
     assert digest.size == size == path.stat().st_size
@@ -88,7 +86,7 @@ def test_hash_while_writing_rehashes_a_file_the_writer_replaced(tmp_path: Path) 
     _, data = _file(tmp_path, 2 * BLOCK_SIZE + 3)
     seen: list[list[bytes]] = []
 
-    def inspector() -> object:
+    def inspector() -> Inspector:
         seen.append([])
         return seen[-1].append
 
@@ -98,7 +96,7 @@ def test_hash_while_writing_rehashes_a_file_the_writer_replaced(tmp_path: Path) 
         other.write_bytes(data)
         os.replace(other, path)  # a new inode at the same name
 
-    digest, _ = hash_while_writing(path, replace, inspector=inspector)  # type: ignore[arg-type]
+    digest, _ = hash_while_writing(path, replace, inspector=inspector)
     assert digest.sha256 == hashlib.sha256(data).hexdigest()
     assert b"".join(seen[-1]) == data  # the fresh inspector saw only the final bytes
     assert len(seen) == 2

@@ -314,8 +314,8 @@ class FileSink(Sink):
     def stage_lazy(self, frame: pl.LazyFrame) -> StagedWrite:
         """Stream a plan into a fsynced temp file beside the target.
 
-        The written row count is read from the written file, in the pass that
-        hashes it. A count query in the same ``collect_all`` as the sink made
+        The written row count is read from the written file, by the reader that hashes
+        it as it is written. A count query in the same ``collect_all`` as the sink made
         Polars cache the shared scan whole (a 10M-row streaming run with a
         schema peaked at 1.5 GiB in that write, against 0.4 GiB without it).
         """
