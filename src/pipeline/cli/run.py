@@ -23,12 +23,14 @@ __all__ = ["run"]
 def _summary(result: PipelineResult) -> None:
     state = ("succeeded", "green") if result.success else ("failed", "red")
     filtered = sum(result.filtered_records.values())
+    # A failed run's counts are what it computed; say which files it did not publish.
+    written = "" if result.output_hash else " (not written)"
     stderr.print(
         styled(
             (f"run {result.run_id} ", None),
             state,
             (
-                f": {result.input_records} in → {result.output_records} out, "
+                f": {result.input_records} in → {result.output_records} out{written}, "
                 f"{result.rejected_records} rejected, {filtered} filtered",
                 None,
             ),
@@ -38,8 +40,10 @@ def _summary(result: PipelineResult) -> None:
         stderr.print(_quality_table(result.quality))
     if result.output_hash:
         stderr.print(f"  output  {result.output_path}  sha256:{result.output_hash}")
-    if result.rejected_records:
+    if result.rejected_records and result.quarantine_hash:
         stderr.print(f"  rejected rows → {result.quarantine_path}")
+    elif result.rejected_records:
+        stderr.print("  rejected rows: the quarantine was not written")
     stderr.print(f"  audit   {result.audit_path}")
 
 
