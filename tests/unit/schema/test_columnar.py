@@ -168,6 +168,23 @@ def test_no_field_present_only_an_extra_column() -> None:
     assert columnar.report.rejected_count == 2  # type: ignore[attr-defined]
 
 
+class AllowShadow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    f0: str | None = Field(default=None, alias="c0")
+
+
+def test_an_allowed_extra_named_like_an_aliased_field_is_pydantics_verdict() -> None:
+    # Pydantic keeps column "f0" as an extra, and model_dump gives its text as "f0"
+    # (found by a review's fuzzing: the compiled plan gave the aliased field's value).
+    frame = pl.DataFrame(
+        {"c0": [None, "a"], "f0": [" 5", None]}, schema=dict.fromkeys(["c0", "f0"], pl.String)
+    )
+    columnar, _ = both(frame, AllowShadow)
+    expected = [AllowShadow.model_validate(r).model_dump() for r in frame.to_dicts()]
+    assert columnar.valid.to_dicts() == expected  # type: ignore[attr-defined]
+    assert "shadows" in columnar.report.fallback_reasons["f0"]  # type: ignore[attr-defined]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(strict=True)
     name: str

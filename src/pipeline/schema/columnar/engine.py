@@ -374,6 +374,23 @@ def _column(
     return combine(state.spec, fast.get_column(name), positions, state.py_values, exact)
 
 
+def _shadowing_extra(plan: ModelPlan, columns: list[str]) -> str | None:
+    """Why ``extra='allow'`` sends this frame row by row, if it does.
+
+    An extra column named like a field that reads another column (an alias)
+    is kept by Pydantic as an extra, and ``model_dump`` then gives the extra's
+    text under the field's name. Rare enough that Pydantic itself decides.
+    """
+    if plan.extra != "allow":
+        return None
+    used = plan.consumed_columns(columns)
+    names = set(plan.output_fields)
+    shadowing = [c for c in columns if c != ROW_NUMBER and c not in used and c in names]
+    if not shadowing:
+        return None
+    return f"extra column {shadowing[0]!r} shadows the field of that name in model_dump"
+
+
 class ColumnarValidator:
     """A model compiled once, applied to any number of frames.
 
@@ -404,12 +421,13 @@ class ColumnarValidator:
     def validate(self, frame: pl.DataFrame) -> ValidationResult:
         """Validate ``frame``; the result does not depend on earlier frames."""
         plan, model = self.plan, self.model
-        if self._fallback is not None:
+        reason = self._fallback or _shadowing_extra(plan, frame.columns)
+        if reason is not None:
             result = validate_reference(frame, model, plan=plan)
             report = dataclasses.replace(
                 result.report,
                 engine="columnar",
-                fallback_reasons={s.name: self._fallback for s in plan.fields},
+                fallback_reasons={s.name: reason for s in plan.fields},
             )
             return dataclasses.replace(result, report=report)
         data, numbers = prepare_input(frame)
