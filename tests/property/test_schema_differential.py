@@ -213,6 +213,11 @@ def models(draw: st.DrawFn) -> tuple[type[BaseModel], list[str]]:
             columns.append(kwargs.get("alias", name))
     if draw(st.integers(0, 3)) == 0:
         columns.append("extra_col")
+    named = f"f{draw(st.integers(0, n_fields - 1))}"
+    if named not in columns and draw(st.integers(0, 4)) == 0:
+        # A column named like a field that reads its alias: an extra to Pydantic (or
+        # the field's own input under populate_by_name), shadowing it in model_dump.
+        columns.append(named)
     config = ConfigDict(
         extra=draw(st.sampled_from(["ignore", "forbid", "allow"])),
         strict=draw(st.sampled_from([False] * 7 + [True])),
