@@ -343,19 +343,18 @@ class FileSink(Sink):
         ``records=None``: count them in the written file (CSV, JSON Lines: in
         the hashing pass; Parquet: from its footer).
         """
-        counts = records is None and self.format != "parquet"
         fmt = self.format
+        counter = (lambda: _WrittenRows(fmt)) if records is None and fmt != "parquet" else None
         hashed: list[tuple[FileDigest, Inspector | None]] = []
 
         def write_and_hash(temp: Path) -> None:
-            make = (lambda: _WrittenRows(fmt)) if counts else None
-            hashed.append(hash_while_writing(temp, lambda: write(temp), inspector=make))
+            hashed.append(hash_while_writing(temp, lambda: write(temp), inspector=counter))
 
         temp = stage_file(self.path, write_and_hash)
-        digest, counter = hashed[0]
+        digest, counted = hashed[0]
         if records is None:
-            if isinstance(counter, _WrittenRows):
-                records = counter.rows
+            if isinstance(counted, _WrittenRows):
+                records = counted.rows
             else:  # Parquet says in its footer
                 records = int(pl.scan_parquet(temp).select(pl.len()).collect().item())
         return _StagedFile(temp, self.path, digest, records)

@@ -211,19 +211,19 @@ class SqliteSource(Source):
         except BaseException:
             con.close()
             raise
-        digest = DatasetDigest(pl.Schema(dict.fromkeys(columns, pl.String())))
-        chunks = self._chunks(con, columns, query, max(1, batch_rows), digest)
+        schema = pl.Schema(dict.fromkeys(columns, pl.String()))
+        digest = DatasetDigest(schema)
+        chunks = self._chunks(con, schema, query, max(1, batch_rows), digest)
         return ChunkedRead(chunks, columns, [], lambda: (True, digest.hexdigest(), None))
 
     def _chunks(
         self,
         con: sqlite3.Connection,
-        columns: list[str],
+        schema: pl.Schema,
         query: str,
         batch_rows: int,
         digest: DatasetDigest,
     ) -> Iterator[pl.DataFrame]:
-        schema = pl.Schema(dict.fromkeys(columns, pl.String()))
         offset = 1
         try:
             cursor = con.execute(query)
