@@ -72,8 +72,12 @@ def _all_fit(
         # A date column has few distinct texts (at most 3.65M with four-digit years),
         # and ``few`` says the sample had few: proving each distinct text once is
         # cheaper than a regex or a parse-and-print per row (10x for dates). The
-        # verdict is the same. maintain_order: both sides of == see the same order.
-        col = col.unique(maintain_order=True)
+        # verdict is the same. The distinct texts are found once and judged in a
+        # list.eval: written as ``missing(u) | fits(u)`` over ``u = col.unique()``,
+        # the eager engine computed ``unique`` once per use (three or four times).
+        element = pl.element()
+        judged = missing(element) | _fits(element, kind).fill_null(value=False)
+        return col.unique().implode().list.eval(judged).list.all().first()
     return (missing(col) | _fits(col, kind).fill_null(value=False)).all()
 
 

@@ -26,7 +26,7 @@ from pipeline.io.base import (
     StagedWrite,
     WriteResult,
 )
-from pipeline.io.csv_reader import CsvBatches, read_csv_text
+from pipeline.io.csv_reader import CsvBatches, count_byte, read_csv_text
 from pipeline.io.jsonl_reader import JsonlBatches, read_jsonl_text
 
 __all__ = ["FORMATS", "FileSink", "FileSource", "format_for_path"]
@@ -273,11 +273,11 @@ class _WrittenRows:
     def __call__(self, block: bytes) -> None:
         if not self.csv or b'"' not in block:
             if not self.inside:
-                self.newlines += block.count(b"\n")
+                self.newlines += count_byte(block, b"\n")
             return
         parts = block.split(b'"')
         # Parts alternate outside/inside a quoted value, starting as the last block ended.
-        self.newlines += b"".join(parts[1 if self.inside else 0 :: 2]).count(b"\n")
+        self.newlines += count_byte(b"".join(parts[1 if self.inside else 0 :: 2]), b"\n")
         self.inside ^= (len(parts) - 1) % 2 == 1
 
     @property
@@ -348,7 +348,9 @@ class FileSink(Sink):
         hashed: list[tuple[FileDigest, Inspector | None]] = []
 
         def write_and_hash(temp: Path) -> None:
-            hashed.append(hash_while_writing(temp, lambda: write(temp), inspector=counter))
+            hashed.append(
+                hash_while_writing(temp, lambda: write(temp), inspector=counter, flush_behind=True)
+            )
 
         temp = stage_file(self.path, write_and_hash)
         digest, counted = hashed[0]

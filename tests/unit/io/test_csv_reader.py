@@ -300,3 +300,16 @@ def test_progress_counts_every_byte_once_per_pass(tmp_path: Path, data: bytes) -
     list(batches)
     assert sum(seen) == path.stat().st_size
     assert batches.scan.size == path.stat().st_size
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.binary(max_size=300),
+    needle=st.sampled_from([b",", b'"', b"\n", b"\t", b"\x00", b"\xff", "§".encode()]),
+    start=st.integers(0, 10),
+)
+def test_count_byte_agrees_with_bytes_count(data: bytes, needle: bytes, start: int) -> None:
+    from pipeline.io.csv_reader import count_byte
+
+    assert count_byte(data, needle) == data.count(needle)
+    assert count_byte(memoryview(data)[start:], needle) == data[start:].count(needle)

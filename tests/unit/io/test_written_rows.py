@@ -47,3 +47,25 @@ def test_streaming_stage_reports_the_written_rows(tmp_path: Path, suffix: str) -
     staged = sink.stage_lazy(frame.lazy().filter(pl.col("n") % 2 == 0))
     result = staged.commit()
     assert result.records == 8
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_failed_flush_while_staging_is_an_output_error_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lazy: bool
+) -> None:
+    # The hashing reader flushes the file behind the writer; a disk error there is
+    # the write's failure (the final fsync might never see it again).
+    from pipeline import hashing
+    from pipeline.errors import OutputError
+
+    monkeypatch.setattr(hashing, "FLUSH_BYTES", 1)
+
+    def failing(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(hashing.os, "fdatasync", failing)
+    frame = pl.DataFrame({"n": list(range(50_000))})
+    sink = FileSink(tmp_path / "out.csv")
+    with pytest.raises(OutputError, match="Input/output error"):
+        sink.stage_lazy(frame.lazy()) if lazy else sink.stage(frame)
+    assert list(tmp_path.iterdir()) == []
