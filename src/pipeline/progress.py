@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
+# rich is imported only when a display is shown (a disabled reporter is what
+# library runs and pipes get): importing it costs a plain run tens of ms.
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 __all__ = ["ProgressReporter", "StageProgress", "make_progress"]
 
@@ -44,6 +46,15 @@ class ProgressReporter:
         self.enabled = enabled
         self._progress: Progress | None = None
         if enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+            )
+
             self._progress = Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description:<10}"),

@@ -16,13 +16,17 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rfc8785
-import yaml
 
 from pipeline.errors import SpecError
 from pipeline.hashing import sha256_bytes
+
+# PyYAML is imported by the functions that parse: the CLI imports this module for
+# every command, and `pipeline run --input ...` reads no YAML.
+if TYPE_CHECKING:
+    import yaml
 
 __all__ = [
     "LoadedYaml",
@@ -89,6 +93,8 @@ def parse_yaml(text: str, display: str, what: str) -> tuple[yaml.Node | None, An
     """The document's nodes (for line numbers) and its data, or one :class:`SpecError`
     (``what`` names the file: "spec", "rules file"). Aliases that expand past
     :data:`_MAX_VALUES` values are refused before anything walks the expansion."""
+    import yaml
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         _check_expansion(node, display)
@@ -128,6 +134,8 @@ def _check_expansion(node: yaml.Node | None, display: str) -> None:
     """Refuse a YAML document whose aliases expand past :data:`_MAX_VALUES` values,
     before anything walks the expansion (the parsed data shares repeated parts,
     so parsing itself stays cheap)."""
+    import yaml
+
     count = 0
     stack = [node] if node is not None else []
     while stack:
@@ -147,6 +155,8 @@ def _check_expansion(node: yaml.Node | None, display: str) -> None:
 
 
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], display: str) -> None:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:

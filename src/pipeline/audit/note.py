@@ -21,15 +21,17 @@ import hashlib
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from typing import TYPE_CHECKING
 
 from pipeline.audit.errors import KeyFormatError, NoteError
+
+# ``cryptography`` (tens of ms to import) is imported where a key is parsed, made
+# or used: every run imports this module, only runs with a signing key need Ed25519.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 __all__ = [
     "NoteSignature",
@@ -89,11 +91,15 @@ class Verifier:
             raise KeyFormatError("the verifier key id is not 8 hex digits") from exc
         if kid != key_id(name, raw[1:]):
             raise KeyFormatError("the verifier key id does not match its name and key")
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         return cls(name, kid, Ed25519PublicKey.from_public_bytes(raw[1:]))
 
     @property
     def public_bytes(self) -> bytes:
         """The raw 32-byte public key."""
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
         return self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
     def vkey(self) -> str:
@@ -103,6 +109,8 @@ class Verifier:
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True iff ``signature`` is this key's Ed25519 signature over ``message``."""
+        from cryptography.exceptions import InvalidSignature
+
         try:
             self.public_key.verify(signature, message)
         except InvalidSignature:
@@ -132,6 +140,8 @@ class Signer:
         raw = _b64decode(b64, "the signer key")
         if len(raw) != 33 or raw[0] != _ALG_ED25519:
             raise KeyFormatError("the signer key is not an Ed25519 key (algorithm byte 0x01)")
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         private = Ed25519PrivateKey.from_private_bytes(raw[1:])
         signer = cls.from_private_key(name, private)
         if f"{signer.key_id:08x}" != hex_id.lower():
@@ -142,12 +152,18 @@ class Signer:
     def from_private_key(cls, name: str, private: Ed25519PrivateKey) -> Signer:
         """Wrap an Ed25519 key under ``name``."""
         _check_name(name)
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
         public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         return cls(name, key_id(name, public), private)
 
     def skey(self) -> str:
         """The signer key string."""
-        from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
+        from cryptography.hazmat.primitives.serialization import (
+            Encoding,
+            NoEncryption,
+            PrivateFormat,
+        )
 
         seed = self.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         raw = base64.b64encode(bytes([_ALG_ED25519]) + seed).decode()
@@ -166,6 +182,8 @@ class Signer:
 
 def generate_signer(name: str) -> Signer:
     """A fresh Ed25519 signer named ``name``."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     return Signer.from_private_key(name, Ed25519PrivateKey.generate())
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
@@ -19,15 +19,20 @@ import typer
 from pipeline.cli.render import emit_json, fail, parse_as_of, stderr, styled
 from pipeline.context import utc_now
 from pipeline.errors import ConfigError, InputError, PipelineError, SpecError
-from pipeline.quality import QualityOutcome, QualitySection, evaluate, parse_quality
-from pipeline.quality.render import results_table
 from pipeline.specfile import parse_yaml
+
+# The quality engine is imported inside the functions: every `pipeline` command
+# imports this module to register `check`, and `pipeline run` must not pay for it.
+if TYPE_CHECKING:
+    from pipeline.quality import QualityOutcome, QualitySection
 
 __all__ = ["check", "load_rules_file"]
 
 
 def load_rules_file(path: Path) -> QualitySection:
     """Read a rules YAML: a list of rules, ``{stage, rules}``, or a spec with ``quality:``."""
+    from pipeline.quality import parse_quality
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -126,6 +131,9 @@ def check(
     Examples: pipeline check examples/claims/pipeline.yaml
               pipeline check --input data/claims.csv --rules rules.yaml --json
     """
+    from pipeline.quality import evaluate, parse_quality
+    from pipeline.quality.render import results_table
+
     try:
         moment = parse_as_of(as_of) or utc_now()
         if spec_path is not None:

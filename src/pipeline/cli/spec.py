@@ -12,7 +12,6 @@ import typer
 from pipeline.cli.render import emit_json, fail, stderr, styled
 from pipeline.errors import PipelineError
 from pipeline.spec import PipelineSpec
-from pipeline.spec_check import check_spec
 from pipeline.spec_loader import load_spec
 
 __all__ = ["app"]
@@ -34,6 +33,9 @@ def check(
 
     Example: pipeline spec check examples/claims/pipeline.yaml
     """
+    # Imported here, not at the top: every `pipeline` command imports this module.
+    from pipeline.spec_check import check_spec
+
     try:
         report = check_spec(load_spec(spec_path))
     except PipelineError as error:
