@@ -414,7 +414,13 @@ class _Run:
             input_hash=self.exec.input_hash,
             output_hash=self.output_hash,
             details={"error": error.code, "message": error.message, "stage": self.stage}
-            | self._count_details(),
+            | self._count_details()
+            # The counts above are what execution computed; these say whether any file
+            # was published (a run can fail after its commit, e.g. in lineage).
+            | {
+                "output_written": self.output_hash is not None,
+                "quarantine_written": self.quarantine_hash is not None,
+            },
         )
         self.error = error
         return self._result(success=False, errors=[error.to_dict()])

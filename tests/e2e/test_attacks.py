@@ -937,6 +937,8 @@ def test_full_disk(tmp_path: Path, where: str) -> None:
         failed = entries(audit)[-1]
         assert failed["status"] == "failed"
         assert failed["details"]["stage"] == "write"  # not the last logged stage
+        assert failed["details"]["output_written"] is False
+        assert failed["details"]["quarantine_written"] is False
         assert "out (not written)" in done.stderr  # the counts are computed, not published
         assert "the quarantine was not written" in done.stderr
     else:

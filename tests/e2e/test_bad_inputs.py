@@ -156,3 +156,27 @@ def test_unknown_extension(tmp_path: Path, repo: Path) -> None:
     done = run(tmp_path, repo / "data" / "sample_input.csv", tmp_path / "o.xlsx")
     assert done.returncode == 2
     assert "cannot tell the format" in done.stderr
+
+
+def test_a_run_failing_after_its_commit_says_its_output_was_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lineage store is written after the outputs are published: a failure there
+    # fails the run, and the evidence must say the files are in place.
+    from pipeline import LineageError, PipelineConfig, run_pipeline
+    from pipeline.lineage.tracker import LineageTracker
+
+    def broken(self: LineageTracker, run: object) -> None:
+        raise LineageError("the lineage store is full", hint="free space and record again")
+
+    monkeypatch.setattr(LineageTracker, "record_run", broken)
+    audit, out = tmp_path / "audit.jsonl", tmp_path / "out.csv"
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample_input.csv"
+    result = run_pipeline(PipelineConfig(input_path=sample, output_path=out, audit_path=audit))
+    assert not result.success
+    assert result.output_written and out.exists()
+    failed = last_entry(audit)
+    assert failed["status"] == "failed"
+    assert failed["details"]["stage"] == "lineage"
+    assert failed["details"]["output_written"] is True
+    assert failed["details"]["output_records"] == result.output_records

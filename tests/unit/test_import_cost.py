@@ -70,3 +70,18 @@ def test_names_are_listed_and_unknown_names_fail() -> None:
 def test_enabled_progress_still_reports() -> None:
     with make_progress(True) as progress, progress.stage("read", total=4) as stage:
         stage.advance(4)
+
+
+def test_a_small_run_never_imports_numpy(tmp_path: Path) -> None:
+    # NumPy counts bytes in large blocks only; its import (~90 ms) would cost a
+    # small file more than counting saves.
+    src = Path(__file__).resolve().parents[2] / "data" / "sample_input.csv"
+    statement = (
+        "from pathlib import Path\n"
+        "from pipeline import PipelineConfig, run_pipeline\n"
+        f"r = run_pipeline(PipelineConfig(input_path=Path({str(src)!r}), "
+        f"output_path=Path({str(tmp_path / 'out.csv')!r}), "
+        f"audit_path=Path({str(tmp_path / 'audit.jsonl')!r})))\n"
+        "assert r.success, r.errors"
+    )
+    assert _loaded_after(statement, ("numpy", "rich", *DEFERRED)) == []

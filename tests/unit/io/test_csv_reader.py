@@ -309,7 +309,11 @@ def test_progress_counts_every_byte_once_per_pass(tmp_path: Path, data: bytes) -
     start=st.integers(0, 10),
 )
 def test_count_byte_agrees_with_bytes_count(data: bytes, needle: bytes, start: int) -> None:
-    from pipeline.io.csv_reader import count_byte
+    from pipeline.io import csv_reader
 
-    assert count_byte(data, needle) == data.count(needle)
-    assert count_byte(memoryview(data)[start:], needle) == data[start:].count(needle)
+    for numpy_from in (0, 1 << 30):  # every block through NumPy, then none
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(csv_reader, "_NUMPY_FROM", numpy_from)
+            assert csv_reader.count_byte(data, needle) == data.count(needle)
+            view = memoryview(data)[start:]
+            assert csv_reader.count_byte(view, needle) == data[start:].count(needle)

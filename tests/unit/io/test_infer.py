@@ -81,10 +81,28 @@ def test_date_proof_on_distinct_values_equals_row_by_row(values: list[str | None
         row_by_row = frame.select(
             (missing | (parsed.dt.strftime("%Y-%m-%d") == col).fill_null(value=False)).all()
         ).item()
-        inferrer = TypeInferrer(["d"])
-        exprs = inferrer.aggregates(["d"], blank_is_null=blank_is_null)
-        inferrer.absorb(frame.select(exprs).row(0, named=True))
-        assert inferrer._fits["d"]["date"] is row_by_row
+        for eager in (False, True):  # the streaming form and the in-memory form
+            inferrer = TypeInferrer(["d"])
+            exprs = inferrer.aggregates(["d"], blank_is_null=blank_is_null, eager=eager)
+            inferrer.absorb(frame.select(exprs).row(0, named=True))
+            assert inferrer._fits["d"]["date"] is row_by_row
+
+
+def test_streaming_aggregates_never_implode() -> None:
+    """The streaming engine cannot stream ``implode``: a streaming proof pass over a
+    5 GiB CSV held 4.5 GiB with it. Only the in-memory form may use it."""
+    from pipeline.infer import TypeInferrer
+
+    frame = pl.DataFrame({"d": ["2024-01-01"] * 3, "n": ["1", "2", "1"]})
+    inferrer = TypeInferrer(["d", "n"])
+    inferrer.prune(frame)  # "n" has few distinct texts: its proof runs on them too
+    streaming = inferrer.aggregates(["d", "n"])
+    eager = inferrer.aggregates(["d", "n"], eager=True)
+    assert not any("implode" in str(e) for e in streaming)
+    assert any("implode" in str(e) for e in eager)
+    assert frame.lazy().select(streaming).collect(engine="streaming").row(0) == (
+        frame.select(eager).row(0)
+    )
 
 
 @pytest.mark.parametrize(
