@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
 from pipeline.audit import verify_log
+from support import REPO
 
 SAMPLE = REPO / "data" / "sample_input.csv"
 SCRIPT = Path(sys.executable).with_name("pipeline")

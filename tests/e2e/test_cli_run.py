@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from conftest import REPO, run_cli
+from support import REPO, run_cli
 
 sys.path.insert(0, str(REPO))
 from examples.claims.model import Claim
