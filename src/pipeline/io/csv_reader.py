@@ -35,6 +35,7 @@ from pipeline.hashing import BLOCK_SIZE, sha256_file
 from pipeline.io.base import ROW_NUMBER, MalformedRow
 
 __all__ = [
+    "NUMPY_AFTER",
     "CsvBatches",
     "CsvScan",
     "CsvText",
@@ -102,24 +103,27 @@ class _LoneCrs:
         self.previous = block[-1:]
 
 
-def count_byte(block: bytes | memoryview, needle: bytes) -> int:
-    """How many times the one-byte ``needle`` occurs in ``block``.
+def count_byte(block: bytes | memoryview, needle: bytes, *, before: int) -> int:
+    """How many times the one-byte ``needle`` occurs in ``block``, which follows
+    ``before`` bytes of the same file.
 
-    NumPy compares 16-32 bytes per instruction and releases the GIL, where
-    ``bytes.count`` walks byte by byte holding it: 800 MB counted in 0.07-0.10 s
-    against 0.41 s, on the thread that hashes beside Polars' parser.
+    Past :data:`NUMPY_AFTER` bytes of a file, NumPy counts: it compares 16-32
+    bytes per instruction and releases the GIL, where ``bytes.count`` walks byte
+    by byte holding it (800 MB: 0.07-0.10 s against 0.41 s, on the thread that
+    hashes beside Polars' parser). Before that, the ~90 ms NumPy import would
+    cost more than it saves (an 80 MB file validated: 0.85-0.96 s with NumPy
+    from the first block, 0.76-0.88 s without), so small files never import it.
     """
-    if len(needle) != 1 or len(block) < _NUMPY_FROM:
-        # A multi-byte UTF-8 separator (Polars refuses it later), or a small block:
-        # a small file never pays NumPy's import (~90 ms, more than it saves there).
+    if len(needle) != 1 or before < NUMPY_AFTER:
+        # (A multi-byte UTF-8 separator: Polars refuses it later, in its own words.)
         return bytes(block).count(needle)
     import numpy as np
 
     return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == needle[0]))
 
 
-#: Blocks from this size on are counted with NumPy (see :func:`count_byte`).
-_NUMPY_FROM = 1 << 18
+NUMPY_AFTER = 256 << 20
+"""Bytes of a file counted with ``bytes.count`` before NumPy takes over."""
 
 
 def scan_csv_bytes(
@@ -127,13 +131,14 @@ def scan_csv_bytes(
 ) -> CsvScan:
     """Hash the file in 1 MiB blocks, counting separators, quotes and lone CRs in the same pass."""
     sep = separator.encode("utf-8")
-    counts = [0, 0]
+    counts = [0, 0, 0]  # separators, quotes, bytes counted
     lone_crs = _LoneCrs()
 
     def count(block: bytes) -> None:
-        counts[0] += count_byte(block, sep)
+        counts[0] += count_byte(block, sep, before=counts[2])
         if b'"' in block:  # memchr first, as for CRs: most files hold no quote
-            counts[1] += count_byte(block, b'"')
+            counts[1] += count_byte(block, b'"', before=counts[2])
+        counts[2] += len(block)
         lone_crs(block)
 
     digest = sha256_file(path, on_block=on_bytes, inspect=count)
@@ -580,8 +585,8 @@ class CsvBatches:
             # Every byte of the file passes here once, in order, on one thread.
             if digest is not None:
                 digest.update(data)
+                read[1] += count_byte(data, sep, before=read[0])
                 read[0] += len(data)
-                read[1] += count_byte(data, sep)
             if self.on_bytes is not None and data:
                 self.on_bytes(len(data))
             return data

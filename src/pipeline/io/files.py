@@ -269,15 +269,18 @@ class _WrittenRows:
         self.csv = fmt == "csv"
         self.newlines = 0
         self.inside = False
+        self.seen = 0  # bytes of the file seen so far
 
     def __call__(self, block: bytes) -> None:
+        before, self.seen = self.seen, self.seen + len(block)
         if not self.csv or b'"' not in block:
             if not self.inside:
-                self.newlines += count_byte(block, b"\n")
+                self.newlines += count_byte(block, b"\n", before=before)
             return
         parts = block.split(b'"')
         # Parts alternate outside/inside a quoted value, starting as the last block ended.
-        self.newlines += count_byte(b"".join(parts[1 if self.inside else 0 :: 2]), b"\n")
+        outside = b"".join(parts[1 if self.inside else 0 :: 2])
+        self.newlines += count_byte(outside, b"\n", before=before)
         self.inside ^= (len(parts) - 1) % 2 == 1
 
     @property

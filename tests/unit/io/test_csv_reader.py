@@ -309,11 +309,31 @@ def test_progress_counts_every_byte_once_per_pass(tmp_path: Path, data: bytes) -
     start=st.integers(0, 10),
 )
 def test_count_byte_agrees_with_bytes_count(data: bytes, needle: bytes, start: int) -> None:
+    from pipeline.io.csv_reader import NUMPY_AFTER, count_byte
+
+    for before in (0, NUMPY_AFTER):  # bytes.count early in a file, NumPy later
+        assert count_byte(data, needle, before=before) == data.count(needle)
+        view = memoryview(data)[start:]
+        assert count_byte(view, needle, before=before) == data[start:].count(needle)
+
+
+def test_the_scan_counts_the_same_across_the_numpy_switch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The switch happens mid-file (here after 1,000 bytes, in a 3 MiB file): every
+    # block before it through bytes.count, after it through NumPy.
     from pipeline.io import csv_reader
 
-    for numpy_from in (0, 1 << 30):  # every block through NumPy, then none
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(csv_reader, "_NUMPY_FROM", numpy_from)
-            assert csv_reader.count_byte(data, needle) == data.count(needle)
-            view = memoryview(data)[start:]
-            assert csv_reader.count_byte(view, needle) == data[start:].count(needle)
+    monkeypatch.setattr(csv_reader, "NUMPY_AFTER", 1_000)
+    path = tmp_path / "in.csv"
+    body = "".join(f'{i},"a,{i}",x\n' for i in range(200_000))
+    path.write_text("id,text,x\n" + body)
+    data = path.read_bytes()
+    scan = csv_reader.scan_csv_bytes(path, ",")
+    assert (scan.separators, scan.quotes) == (data.count(b","), data.count(b'"'))
+    # A quote-free file goes through the block reader, which counts as it reads.
+    plain = tmp_path / "plain.csv"
+    plain.write_text("id,x\n" + "".join(f"{i},x\n" for i in range(200_000)))
+    batches = csv_reader.CsvBatches(plain, separator=",", batch_rows=50_000, exact=False)
+    assert sum(chunk.height for chunk in batches) == 200_000
+    assert batches.scan.separators == plain.read_bytes().count(b",") == 200_001
