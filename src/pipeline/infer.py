@@ -31,7 +31,12 @@ def _convert(col: pl.Expr, kind: str) -> pl.Expr:
     if kind == "float":
         return col.cast(pl.Float64, strict=False)
     if kind == "bool":
-        return pl.when(col == "true").then(True).when(col == "false").then(False)
+        # Not ``when(col == "true").then(True).when(...)``: in Polars 2.1, a select of
+        # only such literal branches over a multi-row-group scan (our streaming spill)
+        # returns the morsels out of order when one of them is all null.
+        return col.replace_strict(
+            {"true": True, "false": False}, default=None, return_dtype=pl.Boolean
+        )
     return col.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
 
 
@@ -188,6 +193,14 @@ class TypeInferrer:
                     chosen[column] = kind
                     break
         return chosen
+
+    def schema(self) -> pl.Schema:
+        """Every column with the type :meth:`exprs` gives it (String where none is proven)."""
+        dtypes = {kind: dtype for dtype, kind in _CANDIDATES}
+        chosen = self.kinds()
+        return pl.Schema(
+            {c: dtypes[chosen[c]] if c in chosen else pl.String() for c in self.columns}
+        )
 
     def exprs(self) -> list[pl.Expr]:
         """Conversion expressions for every column, in order."""
