@@ -220,6 +220,9 @@ class Sink(ABC):
     kind: DatasetKind
     location: str
     format: str
+    #: Staging writes each value as CSV text (Polars' CSV writer), so a frame typed
+    #: by lossless inference and its all-text source write the same bytes.
+    writes_csv_text: bool = False
 
     @abstractmethod
     def stage(self, frame: pl.DataFrame) -> StagedWrite:

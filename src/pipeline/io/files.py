@@ -313,6 +313,7 @@ class FileSink(Sink):
         self.path = path
         self.location = str(path)
         self.format = format_for_path(path, fmt)
+        self.writes_csv_text = self.format == "csv"
 
     def stage_lazy(self, frame: pl.LazyFrame) -> StagedWrite:
         """Stream a plan into a fsynced temp file beside the target.
