@@ -258,3 +258,53 @@ def test_copying_sample_into_fresh_dir_works_like_the_quickstart(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "output.csv").exists()
     assert (tmp_path / "out" / "output.rejected.csv").read_text().startswith("_row_number,")
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_a_plain_csv_copy_writes_the_typed_bytes_and_reports_the_types(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # Batch writes the text as read for a plain copy to CSV; the bytes must be the
+    # typed frame's, and the evidence must name the inferred types, as in streaming.
+    import polars as pl
+
+    from pipeline import PipelineConfig, run_pipeline
+    from pipeline.infer import infer_types
+    from pipeline.lineage.tracker import LineageTracker
+
+    recorded: list[object] = []
+    real = LineageTracker.record_run
+
+    def spy(self: LineageTracker, run: object) -> None:
+        recorded.append(run)
+        real(self, run)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LineageTracker, "record_run", spy)
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "id,code,day,flag,price,note\n"
+        '1,007,2024-02-29,true,1.5,"a,b"\n'
+        "2,010,2024-03-01,false,-0.25,\n"
+        ",,,,,plain\n"
+    )
+    out = tmp_path / "out.csv"
+    result = run_pipeline(
+        PipelineConfig(
+            input_path=source, output_path=out, audit_path=tmp_path / "audit.jsonl", mode=mode
+        )
+    )
+    assert result.success, result.errors
+    text = pl.read_csv(source, infer_schema=False)
+    assert out.read_bytes() == infer_types(text, text.columns).write_csv().encode()
+    assert out.read_bytes() == source.read_bytes()  # and every value round-trips
+    (run,) = recorded
+    fields = dict(run.outputs[0].fields)  # type: ignore[attr-defined]
+    assert fields == {
+        "id": "Int64",
+        "code": "String",  # "007" would print back as 7
+        "day": "Date",
+        "flag": "Boolean",
+        "price": "Float64",
+        "note": "String",
+    }
+    assert dict(run.inputs[0].fields) == fields  # type: ignore[attr-defined]
