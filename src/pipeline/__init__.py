@@ -11,6 +11,7 @@ checker, which a run without quality rules never touches.
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -74,6 +75,13 @@ __all__ = [
 
 # Where each public name lives; must match the TYPE_CHECKING imports above
 # (tests/unit/test_public_api.py checks that every name resolves).
+_IMPORTING = threading.RLock()
+
+#: Subpackages reachable as attributes of ``pipeline`` once it is imported.
+_SUBPACKAGES = frozenset(
+    {"audit", "cli", "execution", "io", "lineage", "quality", "schema", "steps"}
+)
+
 _SOURCES: dict[str, str] = {
     "AuditEntry": "pipeline.audit.entry",
     "AuditError": "pipeline.errors",
@@ -109,11 +117,20 @@ _SOURCES: dict[str, str] = {
 if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name is still an error
 
     def __getattr__(name: str) -> Any:
-        """Import a public name on first access, then keep it in the module."""
+        """Import a public name (or a subpackage) on first access, then keep it in the module.
+
+        One lock for every first access: two threads importing the ``pipeline.audit``
+        modules at once (they import each other) got "partially initialized module"
+        ImportErrors from CPython's import deadlock avoidance.
+        """
         source = _SOURCES.get(name)
-        if source is None:
+        if source is None and name not in _SUBPACKAGES:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(source), name)
+        with _IMPORTING:
+            if source is None:  # ``import pipeline; pipeline.audit...`` as before
+                value: Any = importlib.import_module(f"{__name__}.{name}")
+            else:
+                value = getattr(importlib.import_module(source), name)
         globals()[name] = value
         return value
 

@@ -34,6 +34,7 @@ __all__ = [
     "LineageError",
     "MalformedInputError",
     "MissingExtraError",
+    "NotDurableError",
     "OutputError",
     "PipelineError",
     "QualityGateError",
@@ -150,6 +151,24 @@ class OutputError(PipelineError):
     """A sink or quarantine location that cannot be written."""
 
     default_hint = "choose an output path in a writable directory that is not itself a directory"
+
+
+class NotDurableError(OutputError):
+    """A file was renamed into place, but flushing its directory entry failed.
+
+    The file is visible now (its digest is in ``published``); a power cut could
+    still undo the rename, so the run fails instead of claiming durability.
+    """
+
+    default_hint = (
+        "the file is in place but its directory could not be flushed to disk; check the "
+        "disk's health, then run again to rewrite it durably"
+    )
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        #: The WriteResult of the file that was published (set by the sink's commit).
+        self.published: Any = None
 
 
 class AuditError(PipelineError):

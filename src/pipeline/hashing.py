@@ -110,6 +110,11 @@ _TAIL_POLL = 0.002
 FLUSH_BYTES = 64 << 20
 
 
+def _fdatasync(fd: int) -> None:
+    # macOS has no fdatasync; fsync flushes the same data (and the metadata too).
+    getattr(os, "fdatasync", os.fsync)(fd)
+
+
 Inspector = Callable[[bytes], None]
 
 
@@ -153,7 +158,7 @@ def hash_while_writing(
 
     def flush(fd: int) -> None:
         try:
-            os.fdatasync(fd)
+            _fdatasync(fd)
         except OSError as exc:
             state["flush_error"] = exc
             raise

@@ -24,6 +24,7 @@ from pipeline.context import RunContext, format_timestamp, utc_now
 from pipeline.errors import (
     ConfigError,
     InternalError,
+    NotDurableError,
     PipelineError,
     QualityGateError,
     RejectionThresholdError,
@@ -33,7 +34,7 @@ from pipeline.execution.common import Execution, Plan, QualityStage
 from pipeline.execution.streaming import run_streaming
 from pipeline.io import open_sink, open_source
 from pipeline.io.atomic import commit_lock
-from pipeline.io.base import input_changed
+from pipeline.io.base import StagedWrite, WriteResult, input_changed
 from pipeline.io.registry import redact
 from pipeline.lineage import DatasetRef, LineageEmitter, LineageTracker, RunLineage, SourceCode
 from pipeline.progress import ProgressReporter
@@ -260,15 +261,15 @@ class _Run:
             # leave its quarantine beside our output.
             with commit_lock(self.config.output_path):
                 if staged_q is not None:
-                    self.quarantine_hash = staged_q.commit().digest
-                    staged_q = None
+                    pending, staged_q = staged_q, None
+                    self.quarantine_hash = _published(pending, self, "quarantine_hash")
                 if staged_out is not None and not (over or gate):
-                    self.output_hash = staged_out.commit().digest
-                    staged_out = None
+                    pending, staged_out = staged_out, None
+                    self.output_hash = _published(pending, self, "output_hash")
         finally:
-            for pending in (staged_out, staged_q):
-                if pending is not None:
-                    pending.abort()
+            for unpublished in (staged_out, staged_q):
+                if unpublished is not None:
+                    unpublished.abort()
         if over:
             assert ratio is not None
             observed = ex.rejected_records / ex.input_records
@@ -462,6 +463,21 @@ class _Run:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _published(staged: StagedWrite, run: object, field: str) -> str:
+    """Commit ``staged`` and return its digest.
+
+    When the file went into place but its directory could not be flushed, the
+    digest is set on ``run.<field>`` before the error goes on: the failed entry's
+    ``output_written`` / ``quarantine_written`` must say the file is there.
+    """
+    try:
+        return staged.commit().digest
+    except NotDurableError as exc:
+        if isinstance(exc.published, WriteResult):
+            setattr(run, field, exc.published.digest)
+        raise
 
 
 def _local(location: Path | str) -> str:

@@ -180,3 +180,36 @@ def test_a_run_failing_after_its_commit_says_its_output_was_written(
     assert failed["details"]["stage"] == "lineage"
     assert failed["details"]["output_written"] is True
     assert failed["details"]["output_records"] == result.output_records
+
+
+def test_a_failed_directory_flush_after_the_rename_says_the_output_is_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rename succeeded, so the new file is visible; only its durability failed.
+    from pipeline import PipelineConfig, run_pipeline
+    from pipeline.io import atomic
+
+    calls: list[Path] = []
+    real = atomic.fsync_directory
+
+    def flaky(directory: Path) -> None:
+        calls.append(directory)
+        if len(calls) == 2:  # the quarantine's flush passes, the output's fails
+            raise OSError(5, "Input/output error")
+        real(directory)
+
+    monkeypatch.setattr(atomic, "fsync_directory", flaky)
+    source = tmp_path / "in.csv"
+    source.write_text("id,v\n1,a\n2,b\n")
+    out, audit = tmp_path / "out.csv", tmp_path / "audit.jsonl"
+    out.write_text("previous\n")
+    result = run_pipeline(PipelineConfig(input_path=source, output_path=out, audit_path=audit))
+    assert not result.success
+    assert result.errors[0]["code"] == "NotDurableError"
+    assert "moved into place" in result.errors[0]["message"]
+    assert out.read_text() == "id,v\n1,a\n2,b\n"  # published
+    assert result.output_written and result.output_hash is not None
+    failed = last_entry(audit)
+    assert failed["details"]["output_written"] is True
+    assert failed["details"]["quarantine_written"] is True
+    assert failed["output_hash"] == result.output_hash

@@ -18,7 +18,7 @@ import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pipeline.errors import OutputError
+from pipeline.errors import NotDurableError, OutputError
 
 __all__ = [
     "check_writable_target",
@@ -131,15 +131,26 @@ def stage_file(target: Path, write: Callable[[Path], None]) -> Path:
 
 
 def publish(temp: Path, target: Path) -> None:
-    """Rename a staged temp file over ``target`` and make the rename durable."""
+    """Rename a staged temp file over ``target`` and make the rename durable.
+
+    Raises :class:`OutputError` when the rename fails (nothing changed), and
+    :class:`NotDurableError` when only the directory flush after it fails: the
+    file is in place then, and the caller's evidence must say so.
+    """
     try:
         temp.replace(target)
-        fsync_directory(target.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise OutputError(
             f"cannot move the finished file into place ({exc.strerror})", dataset=str(target)
+        ) from None
+    try:
+        fsync_directory(target.parent)
+    except OSError as exc:
+        raise NotDurableError(
+            f"the file was moved into place, but flushing its directory failed ({exc.strerror})",
+            dataset=str(target),
         ) from None
 
 

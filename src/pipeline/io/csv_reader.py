@@ -119,6 +119,8 @@ def count_byte(block: bytes | memoryview, needle: bytes, *, before: int) -> int:
         return bytes(block).count(needle)
     import numpy as np
 
+    if isinstance(block, memoryview) and not block.c_contiguous:
+        block = block.tobytes()  # np.frombuffer needs one contiguous buffer
     return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == needle[0]))
 
 

@@ -13,7 +13,13 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.errors import ConfigError, InputError, MalformedInputError, OutputError
+from pipeline.errors import (
+    ConfigError,
+    InputError,
+    MalformedInputError,
+    NotDurableError,
+    OutputError,
+)
 from pipeline.hashing import FileDigest, Inspector, hash_while_writing, sha256_file
 from pipeline.io.atomic import check_writable_target, publish, stage_file
 from pipeline.io.base import (
@@ -296,8 +302,13 @@ class _StagedFile(StagedWrite):
         self.records = records
 
     def commit(self) -> WriteResult:
-        publish(self.temp, self.target)
-        return WriteResult(str(self.target), self.digest.sha256, self.records, self.digest.size)
+        result = WriteResult(str(self.target), self.digest.sha256, self.records, self.digest.size)
+        try:
+            publish(self.temp, self.target)
+        except NotDurableError as exc:
+            exc.published = result  # in place, not durable: the run's evidence says which
+            raise
+        return result
 
     def abort(self) -> None:
         self.temp.unlink(missing_ok=True)

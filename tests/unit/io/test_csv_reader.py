@@ -315,6 +315,8 @@ def test_count_byte_agrees_with_bytes_count(data: bytes, needle: bytes, start: i
         assert count_byte(data, needle, before=before) == data.count(needle)
         view = memoryview(data)[start:]
         assert count_byte(view, needle, before=before) == data[start:].count(needle)
+        strided = memoryview(data)[start::3]  # not contiguous: NumPy cannot view it
+        assert count_byte(strided, needle, before=before) == data[start::3].count(needle)
 
 
 def test_the_scan_counts_the_same_across_the_numpy_switch(
