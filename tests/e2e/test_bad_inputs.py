@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from support import run_cli
 
@@ -213,3 +214,39 @@ def test_a_failed_directory_flush_after_the_rename_says_the_output_is_in_place(
     assert failed["details"]["output_written"] is True
     assert failed["details"]["quarantine_written"] is True
     assert failed["output_hash"] == result.output_hash
+
+
+class _KC(BaseModel):
+    k: int
+    c: str | None = None
+
+
+@pytest.mark.parametrize("text", ["k,c", "k,c\n", "k,c\r\n"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("schema", [None, _KC])
+def test_an_allowed_empty_file_gives_the_same_output_in_both_modes(
+    tmp_path: Path, text: str, fmt: str, schema: type[BaseModel] | None
+) -> None:
+    # A 3-byte header-only file in streaming mode read no chunk at all and ended in
+    # an InternalError (an assertion); batch mode wrote a header-only output.
+    from pipeline import PipelineConfig, run_pipeline
+
+    source = tmp_path / "in.csv"
+    source.write_text(text, newline="")
+    outputs = []
+    for mode in ("batch", "streaming"):
+        out = tmp_path / mode / f"out.{fmt}"
+        result = run_pipeline(
+            PipelineConfig(
+                input_path=source,
+                output_path=out,
+                audit_path=tmp_path / mode / "audit.jsonl",
+                mode=mode,
+                allow_empty=True,
+                schema=schema,
+            )
+        )
+        assert result.success, result.errors
+        assert (result.input_records, result.output_records) == (0, 0)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]

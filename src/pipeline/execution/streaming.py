@@ -247,6 +247,11 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
             rejected_parts.append(rejected)
     if not batches.shape_ok:
         return _Validated(False)
+    if accepted.schema is None:
+        # No chunk at all (a header and nothing else, allowed empty): the spill takes
+        # the schema batch mode gives an empty frame, so both write the same bytes.
+        empty = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, **dict.fromkeys(out.columns, pl.String)})
+        accepted.append(validate_frame(empty, out.columns, validator)[0])
     out.input_hash = batches.digest
     out.input_bytes = batches.size_bytes
     out.input_records = batches.records
