@@ -875,6 +875,35 @@ main(sys.argv[2:])
 """
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_full_disk_while_writing_says_so_in_every_format_and_mode(
+    tmp_path: Path, fmt: str, mode: str
+) -> None:
+    # Polars reports a full disk while writing Parquet as a ComputeError; it read as
+    # a bad output path (batch) or a failed streaming plan (streaming).
+    source = tmp_path / "in.csv"
+    # Hashes: text no format compresses below the 200 kB limit.
+    source.write_text(
+        "id,text\n"
+        + "".join(f"{i},{hashlib.sha256(str(i).encode()).hexdigest()}\n" for i in range(60_000))
+    )
+    out = tmp_path / "out" / f"o.{fmt}"
+    out.parent.mkdir()
+    out.write_text("previous\n")
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(200_000), "run", "--input", str(source),
+         "--output", str(out), "--audit", str(tmp_path / "audit.jsonl"), "--mode", mode],
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"cannot write the {fmt} file" in done.stderr or "cannot write the file" in done.stderr
+    assert "disk space" in done.stderr
+    assert out.read_text() == "previous\n"
+    assert hidden_leftovers(out.parent) == []
+
+
 @pytest.mark.parametrize(
     "where",
     [

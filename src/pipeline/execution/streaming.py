@@ -44,7 +44,7 @@ from pipeline.io.csv_reader import (
     scan_text_csv,
     shape_holds,
 )
-from pipeline.io.files import FileSource
+from pipeline.io.files import FileSource, write_failure
 from pipeline.steps import ColumnLineage, Step
 
 if TYPE_CHECKING:
@@ -322,6 +322,9 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
             staged = plan.sink.stage_lazy(final)
         except pl.exceptions.PolarsError as exc:
             out.staged_quarantine.abort()
+            disk = write_failure(exc, plan.sink.format, plan.sink.location)
+            if disk is not None:  # the disk, not the plan: no step to look for
+                raise disk from exc
             failing = _failing_step(plan, plans)
             if failing is not None:
                 raise step_error(failing, exc) from exc

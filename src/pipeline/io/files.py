@@ -7,6 +7,8 @@ atomic rename (see :mod:`pipeline.io.atomic`).
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from pipeline.io.base import (
 from pipeline.io.csv_reader import CsvBatches, count_byte, read_csv_text
 from pipeline.io.jsonl_reader import JsonlBatches, read_jsonl_text
 
-__all__ = ["FORMATS", "FileSink", "FileSource", "format_for_path"]
+__all__ = ["FORMATS", "FileSink", "FileSource", "format_for_path", "write_failure"]
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -347,7 +349,7 @@ class FileSink(Sink):
         try:
             return self._stage_hashed(_writer(self.format, frame), frame.height)
         except pl.exceptions.PolarsError as exc:
-            raise OutputError(
+            raise write_failure(exc, self.format, self.location) or OutputError(
                 f"Polars could not write the {self.format} file ({type(exc).__name__})",
                 dataset=self.location,
             ) from exc
@@ -375,6 +377,28 @@ class FileSink(Sink):
             else:  # Parquet says in its footer
                 records = int(pl.scan_parquet(temp).select(pl.len()).collect().item())
         return _StagedFile(temp, self.path, digest, records)
+
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def write_failure(exc: Exception, fmt: str, location: str) -> OutputError | None:
+    """The OS error inside a Polars write error (a full disk, a file-size limit), or None.
+
+    Polars' Parquet writer reports ENOSPC or EFBIG as a ComputeError ("underlying
+    IO error: ... (os error 27)"); said as it is, the user is sent to check the
+    path or the steps instead of the disk.
+    """
+    found = _OS_ERROR.search(str(exc))
+    if found is None:
+        return None
+    reason = os.strerror(int(found.group(1)))
+    return OutputError(
+        f"cannot write the {fmt} file ({reason})",
+        dataset=location,
+        hint="check free disk space, quotas and file-size limits of the output directory; "
+        "the previous output, if any, is untouched",
+    )
 
 
 def _writer(fmt: str, frame: pl.DataFrame) -> Callable[[Path], None]:
