@@ -152,3 +152,28 @@ def test_a_failed_flush_behind_is_raised(tmp_path: Path, monkeypatch: pytest.Mon
     other = tmp_path / "other.bin"
     digest, _ = hash_while_writing(other, lambda: _slow_writer(other, data, 5))
     assert digest.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_flush_behind_without_fdatasync_uses_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # macOS has no os.fdatasync: the follower must flush with fsync, not fail and
+    # leave the file to a second full hashing pass.
+    monkeypatch.setattr(hashing, "FLUSH_BYTES", BLOCK_SIZE)
+    monkeypatch.delattr(hashing.os, "fdatasync")
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(hashing.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    _, data = _file(tmp_path, 3 * BLOCK_SIZE + 5)
+    path = tmp_path / "out.bin"
+    made: list[Inspector] = []
+
+    def inspector() -> Inspector:
+        made.append(lambda block: None)
+        return made[-1]
+
+    digest, _ = hash_while_writing(
+        path, lambda: _slow_writer(path, data, 5), inspector=inspector, flush_behind=True
+    )
+    assert digest.sha256 == hashlib.sha256(data).hexdigest()
+    assert synced and len(made) == 1  # flushed as it followed; no second pass
