@@ -319,7 +319,9 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
     with plan.progress.stage("write"):
         out.staged_quarantine = plan.quarantine.stage(rejected_all)
         try:
-            staged = plan.sink.stage_lazy(final)
+            staged = plan.sink.stage_lazy(
+                final, prune_columns=_passes_a_column_through(lineage, out.output_fields)
+            )
         except pl.exceptions.PolarsError as exc:
             out.staged_quarantine.abort()
             disk = write_failure(exc, plan.sink.format, plan.sink.location)
@@ -350,6 +352,22 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
         )
     out.output_records = staged.records
     return out
+
+
+def _passes_a_column_through(lineage: ColumnLineage, fields: list[tuple[str, str]]) -> bool:
+    """Whether some output column is an input column passed on unchanged (or renamed).
+
+    Such a column is never computed from literals, which is what keeps Polars'
+    column pruning safe here (see :func:`pipeline.io.base.sink_optimizations`);
+    without one (every column derived, or a python step that declares nothing),
+    the sink keeps the plan's columns until its end.
+    """
+    if lineage.opaque_steps:
+        return False
+    columns = lineage.columns([name for name, _ in fields])
+    return any(
+        len(sources) == 1 and sources[0].subtype == "IDENTITY" for sources in columns.values()
+    )
 
 
 def _failing_step(plan: Plan, plans: list[pl.LazyFrame]) -> Step | None:

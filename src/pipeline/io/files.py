@@ -33,6 +33,7 @@ from pipeline.io.base import (
     Source,
     StagedWrite,
     WriteResult,
+    sink_optimizations,
 )
 from pipeline.io.csv_reader import CsvBatches, count_byte, read_csv_text
 from pipeline.io.jsonl_reader import JsonlBatches, read_jsonl_text
@@ -328,7 +329,7 @@ class FileSink(Sink):
         self.format = format_for_path(path, fmt)
         self.writes_csv_text = self.format == "csv"
 
-    def stage_lazy(self, frame: pl.LazyFrame) -> StagedWrite:
+    def stage_lazy(self, frame: pl.LazyFrame, *, prune_columns: bool = True) -> StagedWrite:
         """Stream a plan into a fsynced temp file beside the target.
 
         The written row count is read from the written file, by the reader that hashes
@@ -337,8 +338,12 @@ class FileSink(Sink):
         schema peaked at 1.5 GiB in that write, against 0.4 GiB without it).
         """
 
+        optimizations = sink_optimizations(prune_columns)
+
         def write(temp: Path) -> None:
-            _lazy_sink(self.format, frame, temp).collect(engine="streaming")
+            _lazy_sink(self.format, frame, temp).collect(
+                engine="streaming", optimizations=optimizations
+            )
 
         # A Polars error here comes from the plan (a step failing on the data), not from
         # writing: let it through so the caller can name the step.
