@@ -73,8 +73,6 @@ __all__ = [
     "verify_log",
 ]
 
-# Where each public name lives; must match the TYPE_CHECKING imports above
-# (tests/unit/test_public_api.py checks that every name resolves).
 _IMPORTING = threading.RLock()
 
 #: Subpackages reachable as attributes of ``pipeline`` once it is imported.
@@ -82,6 +80,8 @@ _SUBPACKAGES = frozenset(
     {"audit", "cli", "execution", "io", "lineage", "quality", "schema", "steps"}
 )
 
+# Where each public name lives; must match the TYPE_CHECKING imports above
+# (tests/unit/test_public_api.py checks that every name resolves).
 _SOURCES: dict[str, str] = {
     "AuditEntry": "pipeline.audit.entry",
     "AuditError": "pipeline.errors",

@@ -156,13 +156,6 @@ def hash_while_writing(
     done = threading.Event()
     state: dict[str, object] = {}
 
-    def flush(fd: int) -> None:
-        try:
-            _fdatasync(fd)
-        except OSError as exc:
-            state["flush_error"] = exc
-            raise
-
     def follow() -> None:
         digest = hashlib.sha256()
         size = flushed = 0
@@ -178,7 +171,11 @@ def hash_while_writing(
                         if inspect is not None:
                             inspect(block)
                         if flush_behind and size - flushed >= FLUSH_BYTES:
-                            flush(handle.fileno())
+                            try:
+                                _fdatasync(handle.fileno())
+                            except OSError as exc:
+                                state["flush_error"] = exc
+                                return
                             flushed = size
                     elif finished:
                         break

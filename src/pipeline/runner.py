@@ -227,6 +227,21 @@ class _Run:
     def _enter(self, stage: str) -> None:
         self.stage = stage
 
+    def _publish(self, staged: StagedWrite, field: str) -> None:
+        """Commit ``staged`` and record its digest in ``field`` (output or quarantine hash).
+
+        A file that went into place but whose directory could not be flushed is
+        recorded too before the error goes on: the failed entry's
+        ``output_written`` / ``quarantine_written`` must say the file is there.
+        """
+        try:
+            published = staged.commit()
+        except NotDurableError as exc:
+            if isinstance(exc.published, WriteResult):
+                setattr(self, field, exc.published.digest)
+            raise
+        setattr(self, field, published.digest)
+
     def _check_conservation(self) -> None:
         if not self.exec.conserved():
             # A bug, not bad input: refuse to publish rather than lose rows silently.
@@ -262,10 +277,10 @@ class _Run:
             with commit_lock(self.config.output_path):
                 if staged_q is not None:
                     pending, staged_q = staged_q, None
-                    self.quarantine_hash = _published(pending, self, "quarantine_hash")
+                    self._publish(pending, "quarantine_hash")
                 if staged_out is not None and not (over or gate):
                     pending, staged_out = staged_out, None
-                    self.output_hash = _published(pending, self, "output_hash")
+                    self._publish(pending, "output_hash")
         finally:
             for unpublished in (staged_out, staged_q):
                 if unpublished is not None:
@@ -463,21 +478,6 @@ class _Run:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def _published(staged: StagedWrite, run: object, field: str) -> str:
-    """Commit ``staged`` and return its digest.
-
-    When the file went into place but its directory could not be flushed, the
-    digest is set on ``run.<field>`` before the error goes on: the failed entry's
-    ``output_written`` / ``quarantine_written`` must say the file is there.
-    """
-    try:
-        return staged.commit().digest
-    except NotDurableError as exc:
-        if isinstance(exc.published, WriteResult):
-            setattr(run, field, exc.published.digest)
-        raise
 
 
 def _local(location: Path | str) -> str:

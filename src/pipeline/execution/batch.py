@@ -79,14 +79,13 @@ def run_batch(plan: Plan, out: Execution) -> Execution:
     """Run every stage on the whole dataset in memory, filling ``out`` as it goes."""
     read = read_source(plan, out)
     plan.log("validate", "validate_schema", "started", details={"engine": plan.engine})
-    if _text_copy(plan, read):
-        return _copy_text(plan, read, out)
     with plan.progress.stage("validate"):
-        valid, rejected, report = validate_frame(
-            read.frame, read.columns, plan.validator(), read.typed_frame
-        )
+        proven = _text_copy_fields(plan, read)
+        # A plain text copy is its own "typed" frame: it is written as read.
+        typed = read.frame.select(read.columns) if proven is not None else read.typed_frame
+        valid, rejected, report = validate_frame(read.frame, read.columns, plan.validator(), typed)
     out.validation = report
-    out.input_fields = fields_of(valid)
+    out.input_fields = proven if proven is not None else fields_of(valid)
     rejected_parts = [rejected, q.from_malformed(read.malformed, read.columns)]
     plan.log(
         "validate",
@@ -121,65 +120,41 @@ def run_batch(plan: Plan, out: Execution) -> Execution:
     rejected_all = q.combine(rejected_parts, read.columns)
     out.output_records = final.height
     out.rejected_records = rejected_all.height
-    out.output_fields = fields_of(final)
+    out.output_fields = proven if proven is not None else fields_of(final)
     out.validation["rejected_by_code"] = q.count_codes(rejected_all)
-    _stage(plan, out, rejected_all, final)
-    return out
-
-
-def _text_copy(plan: Plan, read: ReadResult) -> bool:
-    """A no-schema copy of text to CSV with nothing in between (the quickstart job)."""
-    return (
-        plan.model is None
-        and not plan.steps
-        and plan.quality is None
-        and read.typed_frame is None
-        and plan.sink.writes_csv_text
-    )
-
-
-def _copy_text(plan: Plan, read: ReadResult, out: Execution) -> Execution:
-    """Write the text as read; the inferred types go into the evidence.
-
-    Inference types a column only when every value prints back as its text
-    (:mod:`pipeline.infer`), so the typed frame and the text write the same CSV
-    bytes (a property test in tests/unit/io/test_infer.py holds it to that).
-    Converting only to print the values back cost 0.25-0.6 s per 10M claims
-    rows; the proof still runs, as it names each column's type in the result
-    and lineage, exactly as for the typed copy.
-    """
-    with plan.progress.stage("validate"):
-        inferrer = TypeInferrer(read.columns)
-        inferrer.update(read.frame)
-    fields = [(name, str(dtype)) for name, dtype in inferrer.schema().items()]
-    out.validation = {"engine": "inference"}
-    out.input_fields = out.output_fields = fields
-    plan.log(
-        "validate",
-        "validate_schema",
-        "completed",
-        record_count=read.frame.height,
-        details={"engine": "inference", "rejected": len(read.malformed)},
-    )
-    out.lineage = ColumnLineage.identity(list(read.columns))
-    rejected_all = q.combine([q.from_malformed(read.malformed, read.columns)], read.columns)
-    out.output_records = read.frame.height
-    out.rejected_records = rejected_all.height
-    out.validation["rejected_by_code"] = q.count_codes(rejected_all)
-    _stage(plan, out, rejected_all, read.frame.select(read.columns))
-    return out
-
-
-def _stage(plan: Plan, out: Execution, rejected: pl.DataFrame, final: pl.DataFrame) -> None:
-    """Stage the quarantine and the output; neither is visible until the runner commits."""
     plan.enter("write")
     with plan.progress.stage("write"):
-        out.staged_quarantine = plan.quarantine.stage(rejected)
+        out.staged_quarantine = plan.quarantine.stage(rejected_all)
         try:
             out.staged_output = plan.sink.stage(final)
         except BaseException:
             out.staged_quarantine.abort()
             raise
+    return out
+
+
+def _text_copy_fields(plan: Plan, read: ReadResult) -> list[tuple[str, str]] | None:
+    """The proven column types of a plain copy to CSV, or None for any other run.
+
+    A no-schema copy of text to CSV with no steps or rules (the quickstart job)
+    writes the text as read. Inference types a column only when every value
+    prints back as its text (:mod:`pipeline.infer`), so the typed frame and the
+    text write the same CSV bytes (a property test in tests/unit/io/test_infer.py
+    holds it to that). Converting only to print the values back cost 0.25-0.6 s
+    per 10M claims rows; the proof still runs, as it names each column's type in
+    the result and lineage, exactly as for the typed copy.
+    """
+    if (
+        plan.model is not None
+        or plan.steps
+        or plan.quality is not None
+        or read.typed_frame is not None
+        or not plan.sink.writes_csv_text
+    ):
+        return None
+    inferrer = TypeInferrer(read.columns)
+    inferrer.update(read.frame)
+    return [(name, str(dtype)) for name, dtype in inferrer.schema().items()]
 
 
 def _quality(

@@ -36,7 +36,7 @@ from pipeline.execution.common import (
 from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_quality
 from pipeline.infer import TypeInferrer
 from pipeline.io.atomic import owned_name, sweep_orphans
-from pipeline.io.base import ROW_NUMBER, input_changed
+from pipeline.io.base import ROW_NUMBER, empty_text, input_changed
 from pipeline.io.csv_reader import (
     inside_separators,
     read_header,
@@ -250,8 +250,7 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
     if accepted.schema is None:
         # No chunk at all (a header and nothing else, allowed empty): the spill takes
         # the schema batch mode gives an empty frame, so both write the same bytes.
-        empty = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, **dict.fromkeys(out.columns, pl.String)})
-        accepted.append(validate_frame(empty, out.columns, validator)[0])
+        accepted.append(validate_frame(empty_text(out.columns), out.columns, validator)[0])
     out.input_hash = batches.digest
     out.input_bytes = batches.size_bytes
     out.input_records = batches.records

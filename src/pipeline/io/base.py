@@ -28,6 +28,7 @@ __all__ = [
     "Source",
     "StagedWrite",
     "WriteResult",
+    "empty_text",
     "input_changed",
     "sink_optimizations",
 ]
@@ -36,6 +37,11 @@ ROW_NUMBER = "_row_number"
 """Column the reader adds: the 1-based data record number in the source."""
 
 DatasetKind = Literal["file", "database", "object", "memory"]
+
+
+def empty_text(columns: list[str]) -> pl.DataFrame:
+    """An all-text frame with no rows: ``_row_number`` (Int64) and ``columns`` (String)."""
+    return pl.DataFrame(schema={ROW_NUMBER: pl.Int64, **dict.fromkeys(columns, pl.String)})
 
 
 @dataclass(frozen=True, slots=True)

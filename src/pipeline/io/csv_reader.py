@@ -32,7 +32,7 @@ import polars as pl
 
 from pipeline.errors import InputError, MalformedInputError
 from pipeline.hashing import BLOCK_SIZE, sha256_file
-from pipeline.io.base import ROW_NUMBER, MalformedRow
+from pipeline.io.base import ROW_NUMBER, MalformedRow, empty_text
 
 __all__ = [
     "NUMPY_AFTER",
@@ -362,15 +362,8 @@ def _exact_read(
     """Strict record-by-record read of the whole file (see :func:`iter_exact`)."""
     malformed: list[MalformedRow] = []
     chunks = list(iter_exact(path, separator, header, display, malformed, batch_rows=1 << 62))
-    frame = chunks[0] if chunks else _empty_text(header)
+    frame = chunks[0] if chunks else empty_text(header)
     return frame, malformed
-
-
-def _empty_text(header: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {ROW_NUMBER: pl.Series([], dtype=pl.Int64)}
-        | {name: pl.Series([], dtype=pl.String) for name in header}
-    )
 
 
 def iter_exact(
