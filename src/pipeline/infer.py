@@ -8,7 +8,7 @@ as CSV therefore reproduces each value's original text.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import polars as pl
 
@@ -100,10 +100,12 @@ def _all_fit(
 class TypeInferrer:
     """Inference fed chunk by chunk (streaming) with the same verdict as one whole frame."""
 
-    def __init__(self, columns: list[str]) -> None:
+    def __init__(self, columns: list[str], *, infer: Collection[str] | None = None) -> None:
+        """``infer``: the columns to type (default all); the others stay text, unexamined."""
         self.columns = list(columns)
+        wanted = set(columns if infer is None else infer)
         self._fits: dict[str, dict[str, bool]] = {
-            c: {k: True for _, k in _CANDIDATES} for c in columns
+            c: {k: c in wanted for _, k in _CANDIDATES} for c in columns
         }
         self._seen: dict[str, bool] = dict.fromkeys(columns, False)
         #: Distinct texts of each column in the last sample (None: no sample yet).
@@ -118,11 +120,11 @@ class TypeInferrer:
         # A candidate that fails on a sample fails on the whole chunk: test a sample
         # first so that only plausible candidates cost a pass over every value.
         if frame.height > _SAMPLE:
-            self._apply(frame.gather_every(max(frame.height // _SAMPLE, 1)), text, seen=False)
-        self._apply(frame, text, seen=True)
+            self._apply(frame.gather_every(max(frame.height // _SAMPLE, 1)), text, sample=True)
+        self._apply(frame, text, sample=False)
 
-    def _apply(self, frame: pl.DataFrame, text: list[str], *, seen: bool) -> None:
-        exprs = self.aggregates(text, seen=seen, eager=True)
+    def _apply(self, frame: pl.DataFrame, text: list[str], *, sample: bool) -> None:
+        exprs = self.aggregates(text, sample=sample, eager=True)
         if exprs:
             self.absorb(frame.select(exprs).row(0, named=True))
 
@@ -130,7 +132,7 @@ class TypeInferrer:
         self,
         text: list[str],
         *,
-        seen: bool = True,
+        sample: bool = False,
         blank_is_null: bool = False,
         eager: bool = False,
     ) -> list[pl.Expr]:
@@ -138,7 +140,9 @@ class TypeInferrer:
 
         ``blank_is_null`` counts "" as null, for a CSV whose quoted empty fields are
         nulls once read (cheaper than rewriting every column first). ``eager``: the
-        expressions run on a frame in memory, not in a streaming query.
+        expressions run on a frame in memory, not in a streaming query. ``sample``:
+        the rows are a sample; also count each column's distinct texts, which pick
+        the cheaper proof for the whole input.
         """
 
         def missing(col: pl.Expr) -> pl.Expr:
@@ -147,15 +151,14 @@ class TypeInferrer:
         # Only a column with a candidate left needs "seen" (an all-null column stays
         # text); asking nothing of the others lets a lazy CSV scan skip parsing them.
         alive = [c for c in text if any(self._fits[c].values())]
-        if seen:
-            exprs = [(~missing(pl.col(c))).any().alias(f"{c}\x00seen") for c in alive]
-        else:  # a sample: also how many distinct texts each column has
-            exprs = [pl.col(c).n_unique().alias(f"{c}\x00distinct") for c in alive]
+        exprs = [(~missing(pl.col(c))).any().alias(f"{c}\x00seen") for c in alive]
+        if sample:
+            exprs += [pl.col(c).n_unique().alias(f"{c}\x00distinct") for c in alive]
         for _dtype, kind in _CANDIDATES:
             for c in text:
                 if self._fits[c][kind]:
                     distinct = self._distinct[c]
-                    few = seen and distinct is not None and distinct <= _FEW
+                    few = not sample and distinct is not None and distinct <= _FEW
                     fit = _all_fit(pl.col(c), kind, missing, few=few, eager=eager)
                     exprs.append(fit.alias(f"{c}\x00{kind}"))
         return exprs
@@ -174,11 +177,16 @@ class TypeInferrer:
                 self._fits[column][kind] = bool(value)
 
     def prune(self, sample: pl.DataFrame, *, blank_is_null: bool = False) -> None:
-        """Drop candidates a sample already refutes (it proves nothing was seen)."""
+        """Take in what a sample of the rows proves: candidates it refutes, values seen.
+
+        Both hold for the whole input; what the sample cannot prove (that every
+        other value fits too) is what :meth:`kinds` then assumes until a full pass
+        is absorbed.
+        """
         schema = sample.schema
         text = [c for c in self.columns if schema[c] == pl.String]
         if text and sample.height:
-            exprs = self.aggregates(text, seen=False, blank_is_null=blank_is_null, eager=True)
+            exprs = self.aggregates(text, sample=True, blank_is_null=blank_is_null, eager=True)
             if exprs:
                 self.absorb(sample.select(exprs).row(0, named=True))
 
@@ -202,11 +210,18 @@ class TypeInferrer:
             {c: dtypes[chosen[c]] if c in chosen else pl.String() for c in self.columns}
         )
 
-    def exprs(self) -> list[pl.Expr]:
-        """Conversion expressions for every column, in order."""
+    def exprs(self, *, as_text: Collection[str] = ()) -> list[pl.Expr]:
+        """Conversion expressions for every column, in order.
+
+        ``as_text``: columns left as read even when a type is proven (a CSV
+        output prints a proven column back as exactly its text, so converting
+        a column that only passes through would be work for nothing).
+        """
         chosen = self.kinds()
         return [
-            _convert(pl.col(c), chosen[c]).alias(c) if c in chosen else pl.col(c)
+            _convert(pl.col(c), chosen[c]).alias(c)
+            if c in chosen and c not in as_text
+            else pl.col(c)
             for c in self.columns
         ]
 

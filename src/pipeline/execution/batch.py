@@ -7,6 +7,7 @@ Nothing becomes visible here; the runner commits the staged writes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -15,6 +16,7 @@ from pipeline.errors import InputError
 from pipeline.execution.common import (
     Execution,
     Plan,
+    Typing,
     fields_of,
     log_steps_started,
     run_steps,
@@ -80,12 +82,13 @@ def run_batch(plan: Plan, out: Execution) -> Execution:
     read = read_source(plan, out)
     plan.log("validate", "validate_schema", "started", details={"engine": plan.engine})
     with plan.progress.stage("validate"):
-        proven = _text_copy_fields(plan, read)
-        # A plain text copy is its own "typed" frame: it is written as read.
-        typed = read.frame.select(read.columns) if proven is not None else read.typed_frame
+        inferred = _infer(plan, read) if plan.model is None and read.typed_frame is None else None
+        typed = inferred.frame if inferred is not None else read.typed_frame
         valid, rejected, report = validate_frame(read.frame, read.columns, plan.validator(), typed)
     out.validation = report
-    out.input_fields = proven if proven is not None else fields_of(valid)
+    out.input_fields = fields_of(valid)
+    if inferred is not None:
+        out.input_fields = inferred.typing.fields(out.input_fields, inferred.proven)
     rejected_parts = [rejected, q.from_malformed(read.malformed, read.columns)]
     plan.log(
         "validate",
@@ -120,7 +123,9 @@ def run_batch(plan: Plan, out: Execution) -> Execution:
     rejected_all = q.combine(rejected_parts, read.columns)
     out.output_records = final.height
     out.rejected_records = rejected_all.height
-    out.output_fields = proven if proven is not None else fields_of(final)
+    out.output_fields = fields_of(final)
+    if inferred is not None:
+        out.output_fields = inferred.typing.fields(out.output_fields, inferred.proven, lineage)
     out.validation["rejected_by_code"] = q.count_codes(rejected_all)
     plan.enter("write")
     with plan.progress.stage("write"):
@@ -133,28 +138,19 @@ def run_batch(plan: Plan, out: Execution) -> Execution:
     return out
 
 
-def _text_copy_fields(plan: Plan, read: ReadResult) -> list[tuple[str, str]] | None:
-    """The proven column types of a plain copy to CSV, or None for any other run.
+class _Inferred(NamedTuple):
+    frame: pl.DataFrame
+    typing: Typing
+    proven: pl.Schema
 
-    A no-schema copy of text to CSV with no steps or rules (the quickstart job)
-    writes the text as read. Inference types a column only when every value
-    prints back as its text (:mod:`pipeline.infer`), so the typed frame and the
-    text write the same CSV bytes (a property test in tests/unit/io/test_infer.py
-    holds it to that). Converting only to print the values back cost 0.25-0.6 s
-    per 10M claims rows; the proof still runs, as it names each column's type in
-    the result and lineage, exactly as for the typed copy.
-    """
-    if (
-        plan.model is not None
-        or plan.steps
-        or plan.quality is not None
-        or read.typed_frame is not None
-        or not plan.sink.writes_csv_text
-    ):
-        return None
-    inferrer = TypeInferrer(read.columns)
+
+def _infer(plan: Plan, read: ReadResult) -> _Inferred:
+    """The text typed by lossless inference (no schema), with the typing and proven types."""
+    typing = Typing.of(plan, read.columns)
+    inferrer = TypeInferrer(read.columns, infer=typing.proven)
     inferrer.update(read.frame)
-    return [(name, str(dtype)) for name, dtype in inferrer.schema().items()]
+    typed = read.frame.select(inferrer.exprs(as_text=typing.as_text))
+    return _Inferred(typed, typing, inferrer.schema())
 
 
 def _quality(

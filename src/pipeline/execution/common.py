@@ -27,6 +27,7 @@ __all__ = [
     "Execution",
     "Plan",
     "QualityStage",
+    "Typing",
     "attach_row_numbers",
     "run_steps",
     "validate_frame",
@@ -200,6 +201,73 @@ def step_error(step: Step, exc: Exception) -> PipelineError:
             hint="run `pipeline spec check SPEC.yaml`, and inspect the column's values",
         )
     return PipelineError(f"the step failed ({kind})", step=step.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """Which columns a run without a schema types by inference, and which stay as read.
+
+    ``proven``: the columns whose type inference proves over the whole input,
+    those a step reads and those that reach the output. A column the run neither
+    reads nor writes cannot change a byte it produces: it is read as text and
+    recorded as String (proving it would parse every value of a column nobody
+    uses, about a third of a streaming run's time when a select drops half).
+
+    ``as_text``: proven columns the plan carries as read. They reach a CSV output
+    unchanged (passed through or renamed) and no step reads them; a proven type
+    prints back as exactly its text, so the bytes are the same either way, and
+    the proven type still goes into the evidence (:meth:`fields`).
+    """
+
+    proven: frozenset[str]
+    as_text: frozenset[str]
+
+    @classmethod
+    def of(cls, plan: Plan, columns: list[str]) -> Typing:
+        """The typing a plan's steps, rules and sink call for."""
+        if plan.quality is not None or any(step.kind == "python" for step in plan.steps):
+            # Rules and python code may read any column: type them all, carry none as text.
+            return cls(frozenset(columns), frozenset())
+        lineage = ColumnLineage.identity(columns)
+        for step in plan.steps:
+            lineage = step.lineage(lineage)
+        read = set(lineage.read)
+        written = {d.source for sources in lineage.direct.values() for d in sources}
+        as_text: set[str] = set()
+        if plan.sink.writes_csv_text:
+            as_text = {s for s in _passed_through(lineage).values() if s not in read}
+        return cls(frozenset(c for c in columns if c in read or c in written), frozenset(as_text))
+
+    def fields(
+        self,
+        fields: list[tuple[str, str]],
+        proven: pl.Schema,
+        lineage: ColumnLineage | None = None,
+    ) -> list[tuple[str, str]]:
+        """``fields`` with each column carried as text given its proven type.
+
+        ``lineage``: the fields are a plan's output (a column may have been renamed);
+        without it they are the input's.
+        """
+        if not self.as_text:
+            return fields
+        sources = _passed_through(lineage) if lineage is not None else {}
+        out = []
+        for name, dtype in fields:
+            source = sources.get(name, name) if lineage is not None else name
+            if source in self.as_text and (lineage is None or name in sources):
+                dtype = str(proven[source])
+            out.append((name, dtype))
+        return out
+
+
+def _passed_through(lineage: ColumnLineage) -> dict[str, str]:
+    """Output column → the source column it is, unchanged (possibly renamed)."""
+    return {
+        column: sources[0].source
+        for column, sources in lineage.direct.items()
+        if len(sources) == 1 and sources[0].subtype == "IDENTITY"
+    }
 
 
 def fields_of(frame: pl.DataFrame | pl.LazyFrame) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ from pipeline.execution.batch import check_not_empty, log_read_completed
 from pipeline.execution.common import (
     Execution,
     Plan,
+    Typing,
     counted,
     fields_of,
     log_steps_started,
@@ -57,9 +58,16 @@ BATCH_ROWS = 250_000
 
 def run_streaming(plan: Plan, out: Execution) -> Execution:
     """Run every stage with memory bounded by the chunk size and Polars' streaming engine."""
-    native = _native_csv(plan, out) if plan.model is None else None
+    native = _NativeCsv.open(plan, out) if plan.model is None else None
     if native is not None:
-        return _transform_and_stage(plan, out, native)
+        with native:
+            done = _fused(plan, out, native)
+            if done is not None:
+                return done
+            validated = native.validated()
+        if validated is not None:
+            return _transform_and_stage(plan, out, validated, started=native.fused_tried)
+    started = native is not None and native.fused_tried
     with _spill_dir(plan) as spill_dir:
         spill = spill_dir / "accepted.parquet"
         validated = _read_validate(plan, out, spill, exact=False)
@@ -68,7 +76,7 @@ def run_streaming(plan: Plan, out: Execution) -> Execution:
             spill.unlink(missing_ok=True)
             out.reset()
             validated = _read_validate(plan, out, spill, exact=True)
-        return _transform_and_stage(plan, out, validated)
+        return _transform_and_stage(plan, out, validated, started=started)
 
 
 @contextlib.contextmanager
@@ -140,77 +148,188 @@ class _Validated:
     shape_ok: bool
     accepted: pl.LazyFrame | None = None
     rejected_parts: list[pl.DataFrame] = field(default_factory=list)
+    #: No schema: which columns inference typed, and the types it proved.
+    typing: Typing | None = None
+    proven: pl.Schema | None = None
+    #: The accepted plan reads a cached scan that queries beside the sink may share.
+    cached: bool = False
 
 
-def _native_csv(plan: Plan, out: Execution) -> _Validated | None:
+class _NativeCsv:
     """No schema, CSV: everything in Polars' streaming engine, no spill, no Python loop.
 
-    Pass 1 hashes the bytes; pass 2 is one streaming aggregate for type
-    inference and the shape check; the output plan then reads the CSV again.
-    Returns None when the file needs the exact, record-by-record path.
+    The bytes are hashed (and their separators counted) on a thread; one
+    streaming aggregate proves each used column's type and counts the rows for
+    the shape check. That aggregate runs beside the output plan, in one pass
+    over the CSV, when the file's first rows predict the types it proves
+    (:func:`_fused`); otherwise, or when the prediction fails, it runs alone
+    first. Falls back (``validated()`` is None) to the exact, chunked reader
+    when the file needs it.
     """
-    source = plan.source
-    if not isinstance(source, FileSource) or source.format != "csv":
-        return None
-    separator = str(plan.source_options.get("separator", ","))
-    if set(plan.source_options) - {"separator"}:
-        return None
-    plan.log(
-        "read",
-        source.action,
-        "started",
-        details={"location": source.location, "mode": "streaming", "exact": False},
-    )
-    if source.path.stat().st_size <= 3:
-        return None  # empty (or only a BOM): the exact reader says so in the usual words
-    header = read_header(source.path, separator, source.location)
-    # Hash the bytes on a thread while Polars parses: hashlib and Polars both release the GIL.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        scanning = pool.submit(scan_csv_bytes, source.path, separator, source.on_bytes)
-        lazy = scan_text_csv(source.path, separator)
-        inferrer = TypeInferrer(header)
+
+    def __init__(self, plan: Plan, out: Execution, source: FileSource, separator: str) -> None:
+        self.plan, self.out, self.source, self.separator = plan, out, source, separator
+        self.header = read_header(source.path, separator, source.location)
+        self.typing = Typing.of(plan, self.header)
+        self.inferrer = TypeInferrer(self.header, infer=self.typing.proven)
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        # Hash the bytes on a thread while Polars parses: hashlib and Polars release the GIL.
+        self._scanning = self._pool.submit(scan_csv_bytes, source.path, separator, source.on_bytes)
+        self.lazy = scan_text_csv(source.path, separator)
+        self.base = self.lazy.cache()
+        self.quoted = False
+        self.fused_tried = False
+        self.settled: bool | None = None
+        #: What the first rows predict (rows present, no quote seen, their kinds), or None.
+        self.expected: dict[str, str] | None = None
+
+    @classmethod
+    def open(cls, plan: Plan, out: Execution) -> _NativeCsv | None:
+        """Start reading ``plan.source`` natively, or None when it needs the chunked reader."""
+        source = plan.source
+        if not isinstance(source, FileSource) or source.format != "csv":
+            return None
+        if set(plan.source_options) - {"separator"}:
+            return None
+        plan.log(
+            "read",
+            source.action,
+            "started",
+            details={"location": source.location, "mode": "streaming", "exact": False},
+        )
+        if source.path.stat().st_size <= 3:
+            return None  # empty (or only a BOM): the exact reader says so in the usual words
+        native = cls(plan, out, source, str(plan.source_options.get("separator", ",")))
         try:
-            if lazy.collect_schema().names()[1:] != header:
+            if native.lazy.collect_schema().names()[1:] != native.header:
+                native.close()
                 return None
             # A head: the in-memory engine stops after it (the streaming one starts up slower).
-            inferrer.prune(lazy.head(2_000).collect(engine="in-memory"), blank_is_null=True)
-            row = (
-                lazy.select(
-                    pl.len().alias("\x00rows"),
-                    *inferrer.aggregates(header, blank_is_null=True),
-                )
-                .collect(engine="streaming")
-                .row(0, named=True)
-            )
+            head = native.lazy.head(2_000).collect(engine="in-memory")
+            native.inferrer.prune(head, blank_is_null=True)
         except pl.exceptions.PolarsError:
+            native.close()
             return None
-        finally:
-            scan = scanning.result()
-    rows = int(row["\x00rows"])
-    inside = 0
-    if scan.quotes:
-        # Separators inside quoted values: only a file with quotes pays this extra pass.
-        inside = int(
-            lazy.select(inside_separators(header, separator)).collect(engine="streaming").item()
-            or 0
+        if head.height and not _quoted_start(source.path, head):
+            native.expected = native.inferrer.kinds()
+        out.columns = list(native.header)  # the quarantine's columns, staged before settling
+        return native
+
+    def __enter__(self) -> _NativeCsv:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for the hashing thread (its result or error is the run's to see, not lost)."""
+        self._pool.shutdown(wait=True)
+
+    def query(self) -> pl.LazyFrame:
+        """The one-row proof: the row count and each used column's type aggregates."""
+        return self.base.select(
+            pl.len().alias("\x00rows"),
+            *self.inferrer.aggregates(self.header, blank_is_null=True),
         )
-        lazy = _blank_as_null(lazy, header)
-    if not shape_holds(scan, header, rows, inside, separator):
+
+    def typed(self) -> _Validated:
+        """The accepted rows, typed as the inferrer now says (predicted or proven)."""
+        base = _blank_as_null(self.base, self.header) if self.quoted else self.base
+        exprs = self.inferrer.exprs(as_text=self.typing.as_text)
+        return _Validated(
+            True,
+            base.select(ROW_NUMBER, *exprs),
+            [],
+            self.typing,
+            self.inferrer.schema(),
+            cached=True,
+        )
+
+    def settle(self, row: dict[str, Any]) -> bool:
+        """Take in the proof; False when the fast parse cannot be trusted (ragged records)."""
+        scan = self._scanning.result()
+        rows = int(row["\x00rows"])
+        inside = 0
+        if scan.quotes:
+            # Separators inside quoted values: only a file with quotes pays this extra pass.
+            self.quoted = True
+            inside = int(
+                self.lazy.select(inside_separators(self.header, self.separator))
+                .collect(engine="streaming")
+                .item()
+                or 0
+            )
+        if not shape_holds(scan, self.header, rows, inside, self.separator):
+            self.settled = False
+            return False
+        self.inferrer.absorb(row)
+        plan, out = self.plan, self.out
+        out.input_hash, out.input_bytes, out.input_records = scan.sha256, scan.size, rows
+        check_not_empty(plan, rows)
+        log_read_completed(plan, out, 0)
+        out.validation = {"engine": "inference"}
+        plan.log(
+            "validate",
+            "validate_schema",
+            "completed",
+            record_count=rows,
+            details={"engine": "inference", "rejected": 0},
+        )
+        self.settled = True
+        return True
+
+    def held(self) -> bool:
+        """Whether the proof confirmed the prediction the fused pass was planned on."""
+        return not self.quoted and self.inferrer.kinds() == self.expected
+
+    def validated(self) -> _Validated | None:
+        """The accepted rows once proven (running the proof alone if it has not run)."""
+        if self.settled is None:
+            try:
+                row = self.query().collect(engine="streaming").row(0, named=True)
+            except pl.exceptions.PolarsError:
+                return None
+            self.settle(row)
+        return self.typed() if self.settled else None
+
+
+def _quoted_start(path: Path, head: pl.DataFrame) -> bool:
+    """Whether the bytes of the first rows hold a quote (a quoted file is not fused)."""
+    with path.open("rb") as handle:
+        return b'"' in handle.read(max(1 << 16, min(int(head.estimated_size()), 1 << 24)))
+
+
+def _fused(plan: Plan, out: Execution, native: _NativeCsv) -> Execution | None:
+    """One pass over the CSV: the output plan, typed as the first rows predict, with the proof.
+
+    The proof aggregate and the step counts run beside the sink over the same
+    cached scan (Polars parses the file once). The staged output is kept only
+    when the proof confirms every predicted type; otherwise it is discarded and
+    the output plan runs again with the proven types, so the bytes are always
+    those of the proven plan. Any failure in the pass is left to the two-pass
+    path, which names a failing step with the proven types.
+    """
+    if native.expected is None or plan.quality is not None:
         return None
-    inferrer.absorb(row)
-    out.columns = list(header)
-    out.input_hash, out.input_bytes, out.input_records = scan.sha256, scan.size, rows
-    check_not_empty(plan, rows)
-    log_read_completed(plan, out, 0)
-    out.validation = {"engine": "inference"}
-    plan.log(
-        "validate",
-        "validate_schema",
-        "completed",
-        record_count=rows,
-        details={"engine": "inference", "rejected": 0},
-    )
-    return _Validated(True, lazy.select(ROW_NUMBER, *inferrer.exprs()), [])
+    native.fused_tried = True
+    try:
+        _transform_and_stage(plan, out, native.typed(), proof=native)
+    except pl.exceptions.PolarsError:
+        _discard(out)
+        return None
+    if native.settled and native.held():
+        return out
+    _discard(out)
+    return None
+
+
+def _discard(out: Execution) -> None:
+    """Abort what a fused pass staged; the run starts its output plan again."""
+    for staged in (out.staged_output, out.staged_quarantine):
+        if staged is not None:
+            staged.abort()
+    out.staged_output = out.staged_quarantine = None
+    out.filtered = {}
 
 
 def _blank_as_null(lazy: pl.LazyFrame, header: list[str]) -> pl.LazyFrame:
@@ -233,7 +352,8 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
     accepted = _Accepted(spill)
     rejected_parts: list[pl.DataFrame] = []
     reports: list[dict[str, Any]] = []
-    inferrer = TypeInferrer(out.columns) if plan.model is None else None
+    typing = Typing.of(plan, out.columns) if plan.model is None else None
+    inferrer = TypeInferrer(out.columns, infer=typing.proven) if typing is not None else None
     validator = plan.validator()
     for text, typed in batches:
         if inferrer is not None and typed is None:
@@ -269,39 +389,62 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
         },
     )
     lazy = accepted.scan()
-    if inferrer is not None:
-        lazy = lazy.select(pl.col(ROW_NUMBER), *inferrer.exprs())
-    return _Validated(True, lazy, rejected_parts)
+    if inferrer is None or typing is None:
+        return _Validated(True, lazy, rejected_parts)
+    lazy = lazy.select(pl.col(ROW_NUMBER), *inferrer.exprs(as_text=typing.as_text))
+    return _Validated(True, lazy, rejected_parts, typing, inferrer.schema())
 
 
-def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> Execution:
+def _transform_and_stage(
+    plan: Plan,
+    out: Execution,
+    validated: _Validated,
+    *,
+    started: bool = False,
+    proof: _NativeCsv | None = None,
+) -> Execution:
+    """Run the steps and stage the outputs.
+
+    ``started``: the transform's opening entry is already logged (by a fused
+    pass that is being run again). ``proof``: run its proof beside the sink
+    and settle it (see :func:`_fused`); the caller checks that it held.
+    """
     assert validated.accepted is not None
     frame = validated.accepted
     rejected_parts = validated.rejected_parts
     out.input_fields = fields_of(frame)
     lineage = ColumnLineage.identity([n for n, _ in out.input_fields])
+    if validated.typing is not None and validated.proven is not None:
+        out.input_fields = validated.typing.fields(out.input_fields, validated.proven)
     if plan.quality is not None and plan.quality.stage == "input":
         frame = _quality(plan, frame, rejected_parts, out)
     plans: list[pl.LazyFrame] = [frame]
     if plan.steps:
-        log_steps_started(plan, "streaming")
+        if not started:
+            log_steps_started(plan, "streaming")
         for step in plan.steps:
             plans.append(step.apply(plans[-1], plan.ctx))
             lineage = step.lineage(lineage)
         frame = plans[-1]
     counting = [i for i, step in enumerate(plan.steps, start=1) if step.removes_rows]
     counters: list[_RowCounter] = []
+    beside = [proof.query()] if proof is not None else []
+    counted_beside = 0
     if plan.quality is not None and plan.quality.stage == "output":
         # Rules judge the transformed rows, so step counts are taken before the sink.
         queries = [plans[0]] + [plans[i] for i in counting] if counting else []
         _count_steps(plan, queries, counting, out, None)
         frame = _quality(plan, frame, rejected_parts, out)
         counting = []
-    elif tapped := counting[:-1]:
-        # Count rows as they stream past the row-removing steps: no extra scan. Not
-        # needed before the steps (the rows read minus those set aside) nor after the
-        # last one (only row-preserving steps follow it: the sink's count). Each tap
-        # is a Python call per morsel, about 0.5 s per GiB of CSV.
+    elif (tapped := counting[:-1]) and validated.cached:
+        # Not needed before the steps (the rows read minus those set aside) nor after
+        # the last one (only row-preserving steps follow it: the sink's count). Over
+        # a cached scan, a count beside the sink shares its parse: 0.1 s per GiB.
+        beside += [plans[i].select(pl.len()) for i in tapped]
+        counted_beside = len(tapped)
+    elif tapped:
+        # Count rows as they stream past the row-removing steps: no extra scan. Each
+        # tap is a Python call per morsel, about 0.5 s per GiB of CSV.
         counters = [_RowCounter() for _ in tapped]
         frame = plans[0]
         for index, step in enumerate(plan.steps, start=1):
@@ -311,6 +454,8 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
     out.lineage = lineage
     final = frame.drop(ROW_NUMBER) if ROW_NUMBER in frame.collect_schema() else frame
     out.output_fields = fields_of(final)
+    if validated.typing is not None and validated.proven is not None:
+        out.output_fields = validated.typing.fields(out.output_fields, validated.proven, lineage)
     rejected_all = q.combine(rejected_parts, out.columns)
     out.rejected_records = rejected_all.height
     out.validation["rejected_by_code"] = q.count_codes(rejected_all)
@@ -319,10 +464,14 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
         out.staged_quarantine = plan.quarantine.stage(rejected_all)
         try:
             staged = plan.sink.stage_lazy(
-                final, prune_columns=_passes_a_column_through(lineage, out.output_fields)
+                final,
+                prune_columns=_passes_a_column_through(lineage, out.output_fields),
+                beside=beside,
             )
         except pl.exceptions.PolarsError as exc:
             out.staged_quarantine.abort()
+            if proof is not None:
+                raise  # a fused pass: the two-pass path runs again and names the cause
             disk = write_failure(exc, plan.sink.format, plan.sink.location)
             if disk is not None:  # the disk, not the plan: no step to look for
                 raise disk from exc
@@ -337,9 +486,14 @@ def _transform_and_stage(plan: Plan, out: Execution, validated: _Validated) -> E
             out.staged_quarantine.abort()
             raise
         out.staged_output = staged
+    counts = [int(df.item()) for df in staged.beside[len(staged.beside) - counted_beside :]]
+    if proof is not None:
+        row = staged.beside[0].row(0, named=True)
+        if not (proof.settle(row) and proof.held()):
+            return out  # the caller discards what was staged
     if counting:
         entering = out.input_records - sum(p.height for p in rejected_parts)
-        lengths = [entering, *(c.rows for c in counters), staged.records]
+        lengths = [entering, *counts, *(c.rows for c in counters), staged.records]
         _count_steps(plan, [], counting, out, lengths)
     if plan.steps:
         plan.log(

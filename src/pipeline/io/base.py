@@ -10,7 +10,7 @@ it atomically (:class:`StagedWrite`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -93,6 +93,8 @@ class StagedWrite(ABC):
     """A write that is complete but not yet visible; ``commit`` publishes it atomically."""
 
     records: int
+    #: Results of the queries run beside the write (``Sink.stage_lazy(beside=...)``).
+    beside: Sequence[pl.DataFrame] = ()
 
     @abstractmethod
     def commit(self) -> WriteResult:
@@ -248,15 +250,26 @@ class Sink(ABC):
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` somewhere invisible and durable, ready to commit."""
 
-    def stage_lazy(self, frame: pl.LazyFrame, *, prune_columns: bool = True) -> StagedWrite:
+    def stage_lazy(
+        self,
+        frame: pl.LazyFrame,
+        *,
+        prune_columns: bool = True,
+        beside: Sequence[pl.LazyFrame] = (),
+    ) -> StagedWrite:
         """Stage a lazy plan (streaming mode); the default collects it, then stages it.
 
         ``prune_columns=False`` turns Polars' projection pushdown off for this plan
-        (see :func:`sink_optimizations`).
+        (see :func:`sink_optimizations`). ``beside``: small queries (counts,
+        proofs) run in the same Polars pass, sharing what the plans cache; their
+        results are the staged write's ``beside``.
         """
-        return self.stage(
-            frame.collect(engine="streaming", optimizations=sink_optimizations(prune_columns))
+        collected = pl.collect_all(
+            [frame, *beside], engine="streaming", optimizations=sink_optimizations(prune_columns)
         )
+        staged = self.stage(collected[0])
+        staged.beside = collected[1:]
+        return staged
 
     @property
     def action(self) -> str:

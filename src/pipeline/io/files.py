@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -329,25 +329,35 @@ class FileSink(Sink):
         self.format = format_for_path(path, fmt)
         self.writes_csv_text = self.format == "csv"
 
-    def stage_lazy(self, frame: pl.LazyFrame, *, prune_columns: bool = True) -> StagedWrite:
+    def stage_lazy(
+        self,
+        frame: pl.LazyFrame,
+        *,
+        prune_columns: bool = True,
+        beside: Sequence[pl.LazyFrame] = (),
+    ) -> StagedWrite:
         """Stream a plan into a fsynced temp file beside the target.
 
         The written row count is read from the written file, by the reader that hashes
-        it as it is written. A count query in the same ``collect_all`` as the sink made
-        Polars cache the shared scan whole (a 10M-row streaming run with a
-        schema peaked at 1.5 GiB in that write, against 0.4 GiB without it).
+        it as it is written. A count query in the same ``collect_all`` as the sink,
+        over a scan not marked ``cache()``, made Polars hold the shared scan whole (a
+        10M-row streaming run with a schema peaked at 1.5 GiB in that write, against
+        0.4 GiB without it): ``beside`` queries must share a cached plan.
         """
-
         optimizations = sink_optimizations(prune_columns)
+        results: list[pl.DataFrame] = []
 
         def write(temp: Path) -> None:
-            _lazy_sink(self.format, frame, temp).collect(
-                engine="streaming", optimizations=optimizations
+            queries = [_lazy_sink(self.format, frame, temp), *beside]
+            results.extend(
+                pl.collect_all(queries, engine="streaming", optimizations=optimizations)[1:]
             )
 
         # A Polars error here comes from the plan (a step failing on the data), not from
         # writing: let it through so the caller can name the step.
-        return self._stage_hashed(write, None)
+        staged = self._stage_hashed(write, None)
+        staged.beside = results
+        return staged
 
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` to a fsynced temp file beside the target."""

@@ -6,6 +6,9 @@ it comes from (``direct``: IDENTITY or TRANSFORMATION, with a masking flag)
 and the source columns that decided which rows exist or their order
 (``indirect``: FILTER, GROUP_BY, SORT), as OpenLineage's columnLineage facet
 describes them. A python step that declares nothing is recorded as opaque.
+It also keeps every source column a step *read* (an expression, a key, a
+cast), even one whose result a later step drops: inference needs to know which
+columns' types can change what a run computes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class ColumnLineage:
     direct: dict[str, tuple[Derivation, ...]]
     indirect: tuple[Derivation, ...] = ()
     opaque_steps: tuple[str, ...] = field(default=())
+    read: tuple[str, ...] = ()
+    """Source columns some step read so far (first-read order, no repeats)."""
 
     @classmethod
     def identity(cls, columns: list[str]) -> ColumnLineage:
@@ -56,7 +61,11 @@ class ColumnLineage:
         """``column`` is now computed from ``read``."""
         direct = dict(self.direct)
         direct[column] = self._sources(read, subtype, masking)
-        return replace(self, direct=direct)
+        return replace(self, direct=direct, read=self._reading(read))
+
+    def _reading(self, columns: list[str]) -> tuple[str, ...]:
+        sources = [d.source for d in self._sources(columns, "IDENTITY")]
+        return tuple(dict.fromkeys((*self.read, *sources)))
 
     def touch(self, columns: list[str], subtype: str) -> ColumnLineage:
         """Columns rewritten in place from themselves."""
@@ -79,7 +88,7 @@ class ColumnLineage:
             Derivation(d.source, "INDIRECT", subtype) for d in self._sources(columns, "IDENTITY")
         )
         merged = dict.fromkeys(self.indirect + extra)
-        return replace(self, indirect=tuple(merged))
+        return replace(self, indirect=tuple(merged), read=self._reading(columns))
 
     def opaque(self, step: str, declared: dict[str, list[str]] | None) -> ColumnLineage:
         """A python step: its declaration (output → inputs) if any, else opaque."""
