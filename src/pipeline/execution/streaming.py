@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 __all__ = ["BATCH_ROWS", "run_streaming"]
 
 BATCH_ROWS = 250_000
+#: Rows read first to predict a CSV's column types (the fused pass is planned on them).
+HEAD_ROWS = 2_000
 
 
 def run_streaming(plan: Plan, out: Execution) -> Execution:
@@ -205,7 +207,7 @@ class _NativeCsv:
                 native.close()
                 return None
             # A head: the in-memory engine stops after it (the streaming one starts up slower).
-            head = native.lazy.head(2_000).collect(engine="in-memory")
+            head = native.lazy.head(HEAD_ROWS).collect(engine="in-memory")
             native.inferrer.prune(head, blank_is_null=True)
         except pl.exceptions.PolarsError:
             native.close()
