@@ -143,13 +143,14 @@ def test_batch_and_streaming_agree(
 ) -> None:
     monkeypatch.setattr(streaming, "BATCH_ROWS", chunk)
     monkeypatch.setattr(streaming, "HEAD_ROWS", head)
-    fields: list[tuple[object, object]] = []  # each completed run's lineage fields
+    # Each completed run's lineage fields (a run builds its record more than once).
+    fields: dict[object, tuple[object, object]] = {}  # keys keep each run alive
     record_of = runner._Run._run_lineage
 
     def spy(self: Any, status: str, *args: Any, **kwargs: Any) -> Any:
         record = record_of(self, status, *args, **kwargs)
         if status == "completed":
-            fields.append((record.inputs[0].fields, record.outputs[0].fields))
+            fields[self] = (record.inputs[0].fields, record.outputs[0].fields)
         return record
 
     monkeypatch.setattr(runner._Run, "_run_lineage", spy)
@@ -174,4 +175,4 @@ def test_batch_and_streaming_agree(
     assert results["batch"].filtered_records == results["stream"].filtered_records
     assert results["batch"].quarantine_hash == results["stream"].quarantine_hash
     # The same types in the evidence: the modes prove the same columns the same way.
-    assert fields[0] == fields[1] == fields[2]
+    assert len(fields) == 3 and len(set(fields.values())) == 1, fields

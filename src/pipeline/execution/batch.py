@@ -66,6 +66,12 @@ def log_read_completed(plan: Plan, out: Execution, malformed: int) -> None:
     )
 
 
+def log_validate_started(plan: Plan) -> None:
+    """The validation's opening entry. Streaming validates while it reads, and logs it
+    after the read's closing entry all the same, so every mode logs one sequence."""
+    plan.log("validate", "validate_schema", "started", details={"engine": plan.engine})
+
+
 def check_not_empty(plan: Plan, records: int) -> None:
     """A source with a header and nothing else is an error unless allowed."""
     if records == 0 and not plan.allow_empty:
@@ -80,7 +86,7 @@ def check_not_empty(plan: Plan, records: int) -> None:
 def run_batch(plan: Plan, out: Execution) -> Execution:
     """Run every stage on the whole dataset in memory, filling ``out`` as it goes."""
     read = read_source(plan, out)
-    plan.log("validate", "validate_schema", "started", details={"engine": plan.engine})
+    log_validate_started(plan)
     with plan.progress.stage("validate"):
         inferred = _infer(plan, read) if plan.model is None and read.typed_frame is None else None
         typed = inferred.frame if inferred is not None else read.typed_frame

@@ -139,18 +139,20 @@ def validate_frame(
     return valid, result.rejected, result.report.to_dict()
 
 
-def log_steps_started(plan: Plan, mode: str) -> None:
-    """The transform stage's opening entry: step names and python-step fingerprints."""
-    plan.log(
-        "transform",
-        "transform_steps",
-        "started",
-        details={
-            "steps": [s.name for s in plan.steps],
-            "mode": mode,
-            "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint},
-        },
-    )
+def log_steps_started(plan: Plan, mode: str, *, one_pass: bool = False) -> None:
+    """The transform stage's opening entry: step names and python-step fingerprints.
+
+    ``one_pass``: the steps ran in the same pass over the source as the read
+    (logged once that pass is proven, after the read's closing entry).
+    """
+    details: dict[str, Any] = {
+        "steps": [s.name for s in plan.steps],
+        "mode": mode,
+        "fingerprints": {s.name: s.fingerprint for s in plan.steps if s.fingerprint},
+    }
+    if one_pass:
+        details["one_pass"] = True
+    plan.log("transform", "transform_steps", "started", details=details)
 
 
 def run_steps(

@@ -23,7 +23,7 @@ import polars as pl
 
 from pipeline import quarantine as q
 from pipeline.errors import PipelineError
-from pipeline.execution.batch import check_not_empty, log_read_completed
+from pipeline.execution.batch import check_not_empty, log_read_completed, log_validate_started
 from pipeline.execution.common import (
     Execution,
     Plan,
@@ -68,8 +68,7 @@ def run_streaming(plan: Plan, out: Execution) -> Execution:
                 return done
             validated = native.validated()
         if validated is not None:
-            return _transform_and_stage(plan, out, validated, started=native.fused_tried)
-    started = native is not None and native.fused_tried
+            return _transform_and_stage(plan, out, validated)
     with _spill_dir(plan) as spill_dir:
         spill = spill_dir / "accepted.parquet"
         validated = _read_validate(plan, out, spill, exact=False)
@@ -78,7 +77,7 @@ def run_streaming(plan: Plan, out: Execution) -> Execution:
             spill.unlink(missing_ok=True)
             out.reset()
             validated = _read_validate(plan, out, spill, exact=True)
-        return _transform_and_stage(plan, out, validated, started=started)
+        return _transform_and_stage(plan, out, validated)
 
 
 @contextlib.contextmanager
@@ -174,14 +173,21 @@ class _NativeCsv:
         self.header = read_header(source.path, separator, source.location)
         self.typing = Typing.of(plan, self.header)
         self.inferrer = TypeInferrer(self.header, infer=self.typing.proven)
-        self._pool = ThreadPoolExecutor(max_workers=1)
-        # Hash the bytes on a thread while Polars parses: hashlib and Polars release the GIL.
-        self._scanning = self._pool.submit(scan_csv_bytes, source.path, separator, source.on_bytes)
         self.lazy = scan_text_csv(source.path, separator)
         self.base = self.lazy.cache()
+        # Row numbers name the rows rules quarantine; python steps and steps reading
+        # `_row_number` see them. Otherwise nothing reads them, and numbering rows
+        # slows Polars' scan (10M rows: 5.7 s against 7.2 s for bench_streaming's spec).
+        self.numbered = (
+            plan.quality is not None
+            or any(step.kind == "python" for step in plan.steps)
+            or _reads_row_numbers(plan.steps)
+        )
         self.quoted = False
-        self.fused_tried = False
         self.settled: bool | None = None
+        # Hash the bytes on a thread while Polars parses: hashlib and Polars release the GIL.
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._scanning = self._pool.submit(scan_csv_bytes, source.path, separator, source.on_bytes)
         #: What the first rows predict (rows present, no quote seen, their kinds), or None.
         self.expected: dict[str, str] | None = None
 
@@ -209,10 +215,14 @@ class _NativeCsv:
             # A head: the in-memory engine stops after it (the streaming one starts up slower).
             head = native.lazy.head(HEAD_ROWS).collect(engine="in-memory")
             native.inferrer.prune(head, blank_is_null=True)
+            fusable = head.height > 0 and not _quoted_start(source.path, head)
         except pl.exceptions.PolarsError:
             native.close()
             return None
-        if head.height and not _quoted_start(source.path, head):
+        except BaseException:
+            native.close()  # no hashing thread outlives the run
+            raise
+        if fusable:
             native.expected = native.inferrer.kinds()
         out.columns = list(native.header)  # the quarantine's columns, staged before settling
         return native
@@ -224,7 +234,7 @@ class _NativeCsv:
         self.close()
 
     def close(self) -> None:
-        """Wait for the hashing thread (its result or error is the run's to see, not lost)."""
+        """Wait for the hashing thread: none outlives the read (the exact path hashes anew)."""
         self._pool.shutdown(wait=True)
 
     def query(self) -> pl.LazyFrame:
@@ -238,14 +248,9 @@ class _NativeCsv:
         """The accepted rows, typed as the inferrer now says (predicted or proven)."""
         base = _blank_as_null(self.base, self.header) if self.quoted else self.base
         exprs = self.inferrer.exprs(as_text=self.typing.as_text)
-        # Row numbers name the rows rules quarantine and python steps may see; without
-        # either, nothing reads them and numbering rows slows Polars' scan (10M rows:
-        # 5.7 s against 7.2 s for the bench_streaming spec).
-        plan = self.plan
-        numbered = plan.quality is not None or any(s.kind == "python" for s in plan.steps)
         return _Validated(
             True,
-            base.select(*([ROW_NUMBER] if numbered else []), *exprs),
+            base.select(*([ROW_NUMBER] if self.numbered else []), *exprs),
             [],
             self.typing,
             self.inferrer.schema(),
@@ -275,6 +280,7 @@ class _NativeCsv:
         check_not_empty(plan, rows)
         log_read_completed(plan, out, 0)
         out.validation = {"engine": "inference"}
+        log_validate_started(plan)
         plan.log(
             "validate",
             "validate_schema",
@@ -293,11 +299,18 @@ class _NativeCsv:
         """The accepted rows once proven (running the proof alone if it has not run)."""
         if self.settled is None:
             try:
-                row = self.query().collect(engine="streaming").row(0, named=True)
+                self.settle(self.query().collect(engine="streaming").row(0, named=True))
             except pl.exceptions.PolarsError:
-                return None
-            self.settle(row)
+                return None  # the fast parse refused the file: the exact reader says why
         return self.typed() if self.settled else None
+
+
+def _reads_row_numbers(steps: list[Step]) -> bool:
+    """Whether a step reads ``_row_number`` (a filter, a sort key, a derivation)."""
+    lineage = ColumnLineage.identity([ROW_NUMBER])
+    for step in steps:
+        lineage = step.lineage(lineage)
+    return ROW_NUMBER in lineage.read
 
 
 def _quoted_start(path: Path, head: pl.DataFrame) -> bool:
@@ -318,7 +331,8 @@ def _fused(plan: Plan, out: Execution, native: _NativeCsv) -> Execution | None:
     """
     if native.expected is None or plan.quality is not None:
         return None
-    native.fused_tried = True
+    if any(step.kind == "python" for step in plan.steps):
+        return None  # user code would see the predicted types, and run twice if refuted
     try:
         _transform_and_stage(plan, out, native.typed(), proof=native)
     except pl.exceptions.PolarsError:
@@ -337,6 +351,9 @@ def _discard(out: Execution) -> None:
             staged.abort()
     out.staged_output = out.staged_quarantine = None
     out.filtered = {}
+    # Nothing of the discarded plan may reach a later failure's evidence.
+    out.output_fields, out.lineage, out.rejected_records = [], None, 0
+    out.validation.pop("rejected_by_code", None)
 
 
 def _blank_as_null(lazy: pl.LazyFrame, header: list[str]) -> pl.LazyFrame:
@@ -362,10 +379,12 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
     typing = Typing.of(plan, out.columns) if plan.model is None else None
     inferrer = TypeInferrer(out.columns, infer=typing.proven) if typing is not None else None
     validator = plan.validator()
+    inferred = False  # a typed source (Parquet, a table) keeps its own types
     for text, typed in batches:
         if inferrer is not None and typed is None:
             inferrer.update(text)
             accepted.append(text)
+            inferred = True
             continue
         valid, rejected, report = validate_frame(text, out.columns, validator, typed)
         reports.append(report)
@@ -385,6 +404,7 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
     log_read_completed(plan, out, len(batches.malformed))
     out.validation = _merge_reports(reports, inferrer is not None)
     rejected_parts.append(q.from_malformed(batches.malformed, out.columns))
+    log_validate_started(plan)
     plan.log(
         "validate",
         "validate_schema",
@@ -396,7 +416,7 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
         },
     )
     lazy = accepted.scan()
-    if inferrer is None or typing is None:
+    if inferrer is None or typing is None or not inferred:
         return _Validated(True, lazy, rejected_parts)
     lazy = lazy.select(pl.col(ROW_NUMBER), *inferrer.exprs(as_text=typing.as_text))
     return _Validated(True, lazy, rejected_parts, typing, inferrer.schema())
@@ -407,14 +427,14 @@ def _transform_and_stage(
     out: Execution,
     validated: _Validated,
     *,
-    started: bool = False,
     proof: _NativeCsv | None = None,
 ) -> Execution:
     """Run the steps and stage the outputs.
 
-    ``started``: the transform's opening entry is already logged (by a fused
-    pass that is being run again). ``proof``: run its proof beside the sink
-    and settle it (see :func:`_fused`); the caller checks that it held.
+    ``proof``: run its proof beside the sink and settle it (see :func:`_fused`);
+    the caller checks that it held. The transform's opening entry then follows
+    the read's and validation's closing ones, as in every other run, and says
+    the steps ran in the read's pass (``one_pass``).
     """
     assert validated.accepted is not None
     frame = validated.accepted
@@ -427,7 +447,7 @@ def _transform_and_stage(
         frame = _quality(plan, frame, rejected_parts, out)
     plans: list[pl.LazyFrame] = [frame]
     if plan.steps:
-        if not started:
+        if proof is None:
             log_steps_started(plan, "streaming")
         for step in plan.steps:
             plans.append(step.apply(plans[-1], plan.ctx))
@@ -459,7 +479,13 @@ def _transform_and_stage(
             if index in tapped:
                 frame = counters[tapped.index(index)].tap(frame)
     out.lineage = lineage
-    final = frame.drop(ROW_NUMBER) if ROW_NUMBER in frame.collect_schema() else frame
+    try:
+        schema = frame.collect_schema()
+    except pl.exceptions.PolarsError as exc:
+        if proof is not None:
+            raise  # maybe the predicted types: the two-pass path plans with the proven ones
+        raise _planning_error(plan, plans, exc) from exc
+    final = frame.drop(ROW_NUMBER) if ROW_NUMBER in schema else frame
     out.output_fields = fields_of(final)
     if validated.typing is not None and validated.proven is not None:
         out.output_fields = validated.typing.fields(out.output_fields, validated.proven, lineage)
@@ -498,6 +524,8 @@ def _transform_and_stage(
         row = staged.beside[0].row(0, named=True)
         if not (proof.settle(row) and proof.held()):
             return out  # the caller discards what was staged
+        if plan.steps:
+            log_steps_started(plan, "streaming", one_pass=True)
     if counting:
         entering = out.input_records - sum(p.height for p in rejected_parts)
         lengths = [entering, *counts, *(c.rows for c in counters), staged.records]
@@ -528,6 +556,18 @@ def _passes_a_column_through(lineage: ColumnLineage, fields: list[tuple[str, str
     return any(
         len(sources) == 1 and sources[0].subtype == "IDENTITY" for sources in columns.values()
     )
+
+
+def _planning_error(plan: Plan, plans: list[pl.LazyFrame], exc: Exception) -> Exception:
+    """A plan Polars cannot even type (a missing column, a rename onto a taken name,
+    an operator on the wrong types): the first step whose schema fails, as batch
+    mode names it."""
+    for step, after in zip(plan.steps, plans[1:], strict=True):
+        try:
+            after.collect_schema()
+        except pl.exceptions.PolarsError:
+            return step_error(step, exc)
+    return exc
 
 
 def _failing_step(plan: Plan, plans: list[pl.LazyFrame]) -> Step | None:

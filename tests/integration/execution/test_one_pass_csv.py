@@ -10,6 +10,8 @@ typed (they are recorded as String) in both modes.
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -79,21 +81,28 @@ def passes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return seen
 
 
+Fields = dict[str, dict[str, str]]
+
+
 @pytest.fixture
-def evidence(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, dict[str, str]]]:
-    """The input and output fields each run puts into its lineage record."""
-    found: list[dict[str, dict[str, str]]] = []
+def evidence(monkeypatch: pytest.MonkeyPatch) -> list[Fields]:
+    """The input and output fields of each completed run's lineage record, in run order."""
+    found: list[Fields] = []
+    owners: list[object] = []  # a run builds its completed record more than once
     original = runner._Run._run_lineage
 
     def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
         record = original(self, *args, **kwargs)
         if kwargs.get("status", args[0] if args else None) == "completed":
-            found.append(
-                {
-                    "input": dict(record.inputs[0].fields),
-                    "output": dict(record.outputs[0].fields),
-                }
-            )
+            fields = {
+                "input": dict(record.inputs[0].fields),
+                "output": dict(record.outputs[0].fields),
+            }
+            if owners and owners[-1] is self:
+                found[-1] = fields
+            else:
+                owners.append(self)
+                found.append(fields)
         return record
 
     monkeypatch.setattr(runner._Run, "_run_lineage", spy)
@@ -101,7 +110,7 @@ def evidence(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, dict[str, str]]]
 
 
 def test_a_predicted_file_is_streamed_in_one_pass_as_batch_writes_it(
-    tmp_path: Path, passes: list[bool], evidence: list[dict[str, dict[str, str]]]
+    tmp_path: Path, passes: list[bool], evidence: list[Fields]
 ) -> None:
     data = _csv(tmp_path / "in.csv", [_row(i) for i in range(1, 600)])
     batch, batch_out = _run(tmp_path, data, "batch")
@@ -136,7 +145,7 @@ def test_a_predicted_file_is_streamed_in_one_pass_as_batch_writes_it(
 def test_a_late_row_that_refutes_the_prediction_gets_the_proven_types(
     tmp_path: Path,
     passes: list[bool],
-    evidence: list[dict[str, dict[str, str]]],
+    evidence: list[Fields],
     late: str,
     code_type: str,
     fmt: str,
@@ -156,7 +165,7 @@ def test_a_late_row_that_refutes_the_prediction_gets_the_proven_types(
 
 
 def test_a_column_blank_in_the_first_rows_is_typed_from_the_rest(
-    tmp_path: Path, passes: list[bool], evidence: list[dict[str, dict[str, str]]]
+    tmp_path: Path, passes: list[bool], evidence: list[Fields]
 ) -> None:
     rows = [_row(i, "" if i <= 300 else None) for i in range(1, 600)]
     data = _csv(tmp_path / "in.csv", rows)
@@ -183,3 +192,147 @@ def test_a_quote_after_the_first_rows_is_read_as_batch_reads_it(
     assert b'2901,,"S,1"\n' in stream_out.read_bytes()
     assert passes == [True, False]
     assert stream.output_records == batch.output_records == 2999
+
+
+# -- what a review of the one-pass change found ------------------------------------------
+
+
+def _audit(tmp: Path) -> list[tuple[str, str, str]]:
+    entries = [json.loads(line) for line in (tmp / "audit.jsonl").read_text().splitlines()]
+    return [(e["stage"], e["action"], e["status"]) for e in entries]
+
+
+def _each_run(entries: list[tuple[str, str, str]]) -> list[list[tuple[str, str, str]]]:
+    runs: list[list[tuple[str, str, str]]] = []
+    for entry in entries:
+        if entry == ("pipeline", "run_pipeline", "started"):
+            runs.append([])
+        runs[-1].append(entry)
+    return runs
+
+
+def test_both_modes_log_one_sequence_of_entries(tmp_path: Path, passes: list[bool]) -> None:
+    data = _csv(tmp_path / "in.csv", [_row(i) for i in range(1, 600)])
+    _run(tmp_path, data, "batch")
+    _run(tmp_path, data, "streaming")
+    batch, stream = _each_run(_audit(tmp_path))
+    assert passes == [True]
+    # One pass read, validated and transformed: its entries still say so in that order.
+    assert stream == batch
+    one_pass = [
+        json.loads(line)["details"]
+        for line in (tmp_path / "audit.jsonl").read_text().splitlines()
+        if '"transform_steps"' in line and '"started"' in line
+    ]
+    assert [d.get("one_pass", False) for d in one_pass] == [False, True]
+
+
+def test_a_typed_source_keeps_its_types_in_streaming_evidence(
+    tmp_path: Path, evidence: list[Fields]
+) -> None:
+    data = tmp_path / "in.parquet"
+    pl.DataFrame({"id": [1, 2, 3], "amt": [10, 20, 30], "name": ["a", "b", "c"]}).write_parquet(
+        data
+    )
+    steps = [{"kind": "filter", "filter": "id > 1"}]
+    _, batch_out = _run(tmp_path, data, "batch", "csv", steps)
+    _, stream_out = _run(tmp_path, data, "streaming", "csv", steps)
+    assert stream_out.read_bytes() == batch_out.read_bytes()
+    assert evidence[0] == evidence[1]
+    assert evidence[1]["output"] == {"id": "Int64", "amt": "Int64", "name": "String"}
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        {"kind": "filter", "filter": "_row_number > 2"},
+        {"kind": "sort", "sort": {"by": ["_row_number"], "descending": True}},
+        {"kind": "derive", "derive": {"line": "_row_number"}},
+    ],
+)
+def test_a_step_may_read_row_numbers_in_every_mode(
+    tmp_path: Path, passes: list[bool], step: dict[str, Any]
+) -> None:
+    data = _csv(tmp_path / "in.csv", [_row(i) for i in range(1, 50)])
+    _, batch_out = _run(tmp_path, data, "batch", "csv", [step])
+    _, stream_out = _run(tmp_path, data, "streaming", "csv", [step])
+    assert stream_out.read_bytes() == batch_out.read_bytes()
+    assert passes == [True]
+
+
+def test_a_step_that_fails_on_the_proven_types_is_named_in_both_modes(
+    tmp_path: Path, passes: list[bool], evidence: list[Fields]
+) -> None:
+    # code looks like integers for the first rows; a later text value makes it text,
+    # and "code + 1" cannot run on text. The one pass, typed as predicted, would work.
+    rows = [_row(i) for i in range(1, 600)]
+    rows[450] = _row(451, "n/a")
+    data = _csv(tmp_path / "in.csv", rows)
+    steps = [{"kind": "derive", "derive": {"next": "code + 1"}}]
+    failures = []
+    for mode in ("batch", "streaming"):
+        spec = PipelineSpec.model_validate(
+            {
+                "version": 1,
+                "name": "one-pass",
+                "mode": mode,
+                "source": {"uri": str(data)},
+                "steps": steps,
+                "sink": {"uri": str(tmp_path / mode / "out.csv")},
+                "audit": {"path": str(tmp_path / "audit.jsonl")},
+            }
+        )
+        result = run_pipeline(spec.to_config(as_of="2024-01-01T00:00:00+00:00"))
+        assert not result.success
+        assert not (tmp_path / mode / "out.csv").exists()
+        failures.append({k: result.errors[0].get(k) for k in ("code", "step")})
+    assert failures[0] == failures[1] == {"code": "PipelineError", "step": "derive_1"}
+    assert passes == [True, False]
+    batch, stream = _each_run(_audit(tmp_path))
+    assert stream == batch  # the failure is logged in the transform stage, as in batch
+    assert not list(tmp_path.rglob("*.tmp*")) and not list(tmp_path.rglob(".pipeline-*"))
+
+
+def test_python_steps_see_only_proven_types_and_run_once(
+    tmp_path: Path, passes: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "typed_steps.py").write_text(
+        "import polars as pl\n"
+        "CALLS = []\n"
+        "def double(lf):\n"
+        "    CALLS.append(dict(lf.collect_schema()))\n"
+        "    if lf.collect_schema()['code'] != pl.Int64:\n"
+        "        raise TypeError('code must be an integer column')\n"
+        "    return lf.with_columns((pl.col('code') * 2).alias('twice'))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import typed_steps  # type: ignore[import-not-found]
+
+    # Blank in the first rows (predicted text), integers after (proven Int64).
+    rows = [_row(i, "" if i <= 150 else None) for i in range(1, 600)]
+    data = _csv(tmp_path / "in.csv", rows)
+    steps = [{"kind": "python", "python": "typed_steps:double"}]
+    _, batch_out = _run(tmp_path, data, "batch", "csv", steps)
+    _, stream_out = _run(tmp_path, data, "streaming", "csv", steps)
+    assert stream_out.read_bytes() == batch_out.read_bytes()
+    assert passes == [False]  # user code is never planned on predicted types
+    assert len(typed_steps.CALLS) == 2  # once per run
+
+
+def test_no_hashing_thread_outlives_a_refused_source(tmp_path: Path) -> None:
+    data = tmp_path / "in.csv"
+    data.write_text("idéa\n1é2\n3é4\n", encoding="utf-8")
+    before = threading.active_count()
+    spec = PipelineSpec.model_validate(
+        {
+            "version": 1,
+            "name": "one-pass",
+            "mode": "streaming",
+            "source": {"uri": str(data), "options": {"separator": "é"}},
+            "sink": {"uri": str(tmp_path / "out.csv")},
+            "audit": {"path": str(tmp_path / "audit.jsonl")},
+        }
+    )
+    result = run_pipeline(spec.to_config(as_of="2024-01-01T00:00:00+00:00"))
+    assert not result.success
+    assert threading.active_count() == before
