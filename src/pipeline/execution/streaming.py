@@ -190,6 +190,8 @@ class _NativeCsv:
         self._scanning = self._pool.submit(scan_csv_bytes, source.path, separator, source.on_bytes)
         #: What the first rows predict (rows present, no quote seen, their kinds), or None.
         self.expected: dict[str, str] | None = None
+        #: Columns proven on their texts the first rows did not hold (see TypeInferrer.novel).
+        self.novel: dict[str, pl.Expr] = {}
 
     @classmethod
     def open(cls, plan: Plan, out: Execution) -> _NativeCsv | None:
@@ -222,6 +224,7 @@ class _NativeCsv:
         except BaseException:
             native.close()  # no hashing thread outlives the run
             raise
+        native.novel = native.inferrer.novel(native.header, blank_is_null=True)
         if fusable:
             native.expected = native.inferrer.kinds()
         out.columns = list(native.header)  # the quarantine's columns, staged before settling
@@ -237,12 +240,14 @@ class _NativeCsv:
         """Wait for the hashing thread: none outlives the read (the exact path hashes anew)."""
         self._pool.shutdown(wait=True)
 
-    def query(self) -> pl.LazyFrame:
-        """The one-row proof: the row count and each used column's type aggregates."""
-        return self.base.select(
-            pl.len().alias("\x00rows"),
-            *self.inferrer.aggregates(self.header, blank_is_null=True),
-        )
+    def queries(self) -> list[pl.LazyFrame]:
+        """The proof: one row (the row count, each used column's type aggregates), then
+        the texts still to prove of each column in ``novel`` (a few rows each)."""
+        aggregates = self.inferrer.aggregates(self.header, blank_is_null=True, apart=self.novel)
+        return [
+            self.base.select(pl.len().alias("\x00rows"), *aggregates),
+            *(self.base.select(expr) for expr in self.novel.values()),
+        ]
 
     def typed(self) -> _Validated:
         """The accepted rows, typed as the inferrer now says (predicted or proven)."""
@@ -257,8 +262,10 @@ class _NativeCsv:
             cached=True,
         )
 
-    def settle(self, row: dict[str, Any]) -> bool:
-        """Take in the proof; False when the fast parse cannot be trusted (ragged records)."""
+    def settle(self, proof: list[pl.DataFrame]) -> bool:
+        """Take in the results of :meth:`queries`; False when the fast parse cannot be
+        trusted (ragged records)."""
+        row = proof[0].row(0, named=True)
         scan = self._scanning.result()
         rows = int(row["\x00rows"])
         inside = 0
@@ -275,6 +282,8 @@ class _NativeCsv:
             self.settled = False
             return False
         self.inferrer.absorb(row)
+        for column, texts in zip(self.novel, proof[1:], strict=True):
+            self.inferrer.absorb_novel(column, texts.to_series())
         plan, out = self.plan, self.out
         out.input_hash, out.input_bytes, out.input_records = scan.sha256, scan.size, rows
         check_not_empty(plan, rows)
@@ -299,7 +308,7 @@ class _NativeCsv:
         """The accepted rows once proven (running the proof alone if it has not run)."""
         if self.settled is None:
             try:
-                self.settle(self.query().collect(engine="streaming").row(0, named=True))
+                self.settle(pl.collect_all(self.queries(), engine="streaming"))
             except pl.exceptions.PolarsError:
                 return None  # the fast parse refused the file: the exact reader says why
         return self.typed() if self.settled else None
@@ -455,7 +464,8 @@ def _transform_and_stage(
         frame = plans[-1]
     counting = [i for i, step in enumerate(plan.steps, start=1) if step.removes_rows]
     counters: list[_RowCounter] = []
-    beside = [proof.query()] if proof is not None else []
+    beside = proof.queries() if proof is not None else []
+    proving = len(beside)
     counted_beside = 0
     if plan.quality is not None and plan.quality.stage == "output":
         # Rules judge the transformed rows, so step counts are taken before the sink.
@@ -521,8 +531,7 @@ def _transform_and_stage(
         out.staged_output = staged
     counts = [int(df.item()) for df in staged.beside[len(staged.beside) - counted_beside :]]
     if proof is not None:
-        row = staged.beside[0].row(0, named=True)
-        if not (proof.settle(row) and proof.held()):
+        if not (proof.settle(list(staged.beside[:proving])) and proof.held()):
             return out  # the caller discards what was staged
         if plan.steps:
             log_steps_started(plan, "streaming", one_pass=True)

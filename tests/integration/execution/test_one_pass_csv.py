@@ -336,3 +336,32 @@ def test_no_hashing_thread_outlives_a_refused_source(tmp_path: Path) -> None:
     result = run_pipeline(spec.to_config(as_of="2024-01-01T00:00:00+00:00"))
     assert not result.success
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize(
+    ("late", "day_type"),
+    [
+        ("2024-1-05", "String"),  # parses as a date, prints back otherwise: stays text
+        ("2024-02-30", "String"),  # no such day
+        ("2023-12-31", "Date"),  # a date the first rows never held, that fits
+    ],
+)
+def test_a_late_text_the_first_rows_never_held_is_proven(
+    tmp_path: Path,
+    passes: list[bool],
+    evidence: list[Fields],
+    late: str,
+    day_type: str,
+) -> None:
+    # day is proven on its distinct texts: the first rows' are proven by the head, the
+    # pass proves only those it has not seen. A refuting one must still be found.
+    rows = [_row(i) for i in range(1, 600)]
+    rows[520] = f"521,1,9000521,{late},S1\n"
+    data = _csv(tmp_path / "in.csv", rows)
+    steps = [{"kind": "select", "select": ["id", "day"]}]
+    _, batch_out = _run(tmp_path, data, "batch", "parquet", steps)
+    _, stream_out = _run(tmp_path, data, "streaming", "parquet", steps)
+    assert stream_out.read_bytes() == batch_out.read_bytes()
+    assert evidence[0] == evidence[1]
+    assert evidence[1]["output"]["day"] == day_type
+    assert passes == ([True] if day_type == "Date" else [True, False])

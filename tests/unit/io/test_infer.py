@@ -163,3 +163,45 @@ def test_conversions_keep_row_order_over_a_multi_chunk_scan(tmp_path, fmt: str) 
             for _ in range(5):  # the reordering came and went between runs
                 got = scan.select(expr).collect(engine=engine)  # type: ignore[call-overload]
                 assert got.to_series().to_list() == expected.get_column(got.columns[0]).to_list()
+
+
+_MIXED = st.one_of(
+    st.none(),
+    st.just(""),
+    _DATE_LIKE,
+    st.integers(-20, 20).map(str),
+    st.sampled_from(["007", "-0", "1.50", "2.5", "true", "false", "x"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    columns=st.lists(st.lists(_MIXED, min_size=1, max_size=40), min_size=1, max_size=3),
+    head=st.integers(0, 40),
+)
+def test_a_head_then_its_unseen_texts_prove_what_the_whole_frame_proves(
+    columns: list[list[str | None]], head: int
+) -> None:
+    """The one-pass streaming proof: prune on the first rows, then prove row by row
+    only the columns with many texts, and the others on the texts the head did not
+    hold. Its verdict must be the whole frame's, whatever the head saw."""
+    from pipeline.infer import TypeInferrer
+
+    height = min(len(c) for c in columns)
+    names = [f"c{i}" for i in range(len(columns))]
+    frame = pl.DataFrame(
+        {n: c[:height] for n, c in zip(names, columns, strict=True)},
+        schema={n: pl.String for n in names},
+    )
+    whole = TypeInferrer(names)
+    whole.update(frame.with_columns(pl.col(names).replace("", None)))  # "" is null, as read
+    split = TypeInferrer(names)
+    split.prune(frame.head(head), blank_is_null=True)
+    novel = split.novel(names, blank_is_null=True)
+    lazy = frame.lazy()
+    aggregates = split.aggregates(names, blank_is_null=True, apart=novel)
+    if aggregates:  # none when the head refuted every candidate
+        split.absorb(lazy.select(aggregates).collect(engine="streaming").row(0, named=True))
+    for column, expr in novel.items():
+        split.absorb_novel(column, lazy.select(expr).collect(engine="streaming").to_series())
+    assert split.kinds() == whole.kinds()
