@@ -7,6 +7,7 @@ RSS and wall time. Batch: the same spec at 1M and 10M rows against bare
 eager Polars. Each contender runs in a fresh interpreter.
 
 Usage: python benchmarks/bench_streaming.py [--gib 5] [--batch-rows 1000000 10000000]
+       [--big-repeat 3]  (the large case's runs, bare and ours taking turns)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -72,11 +74,41 @@ def big_csv(gib: float) -> Path:
     return path
 
 
+def _taking_turns(cases: list[tuple[str, str, str, int]], repeat: int) -> list[dict[str, object]]:
+    """Run the cases in turn ``repeat`` times (a, b, a, b, ...): on a machine whose
+    speed drifts between minutes, each pair sees the same machine. Medians, and
+    each turn's ratio of the second case to the first."""
+    runs: list[list[dict[str, float]]] = [[] for _ in cases]
+    for turn in range(repeat):
+        for index, (size, name, code, _repeat) in enumerate(cases):
+            runs[index].append(timed_child(code, repeat=1))
+            print(json.dumps({"input": size, "contender": name, "turn": turn, **runs[index][-1]}))
+    if len(cases) == 2:
+        ratios = [b["wall"] / a["wall"] for a, b in zip(runs[0], runs[1], strict=True)]
+        print("turn ratios:", ", ".join(f"{r:.2f}x" for r in ratios), flush=True)
+    return [
+        {
+            "input": size,
+            "contender": name,
+            "wall": statistics.median(r["wall"] for r in stats),
+            "cpu": statistics.median(r["cpu"] for r in stats),
+            "rss_mib": max(r["rss_mib"] for r in stats),
+        }
+        for (size, name, _code, _repeat), stats in zip(cases, runs, strict=True)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gib", type=float, default=5.0)
     parser.add_argument("--batch-rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--big-repeat",
+        type=int,
+        default=1,
+        help="runs of the large case, bare and ours taking turns (medians reported)",
+    )
     parser.add_argument(
         "--json", type=Path, default=REPO / "benchmarks" / "results" / "streaming.json"
     )
@@ -132,11 +164,13 @@ def main() -> None:
                     1,
                 )
             )
-        for size, name, code, repeat in cases:
+        small, large = cases[: 2 * len(args.batch_rows)], cases[2 * len(args.batch_rows) :]
+        for size, name, code, repeat in small:
             stats = timed_child(code, repeat=repeat)
             row = {"input": size, "contender": name, **stats}
             results.append(row)
             print(json.dumps(row), flush=True)
+        results += _taking_turns(large, args.big_repeat)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
