@@ -163,7 +163,15 @@ def run_steps(
     for step in steps:
         before = frame.height
         try:
-            frame = step.apply(frame.lazy(), ctx).collect(engine="in-memory")
+            planned = step.apply(frame.lazy(), ctx)
+            if before == 0 and step.kind != "python":
+                # No rows (an allowed-empty delivery): nothing to evaluate, as in a
+                # streaming plan, which never evaluates an expression on no rows. The
+                # step must still type: its schema is resolved, and the frame takes it.
+                # (A python step still runs: it may add rows, which is refused.)
+                frame = pl.DataFrame(schema=planned.collect_schema())
+            else:
+                frame = planned.collect(engine="in-memory")
         except PipelineError:
             raise
         except pl.exceptions.PolarsError as exc:

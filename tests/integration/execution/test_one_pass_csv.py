@@ -365,3 +365,41 @@ def test_a_late_text_the_first_rows_never_held_is_proven(
     assert evidence[0] == evidence[1]
     assert evidence[1]["output"]["day"] == day_type
     assert passes == ([True] if day_type == "Date" else [True, False])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_allowed_empty_delivery_gives_both_modes_one_outcome(tmp_path: Path, fmt: str) -> None:
+    # No rows: no column can be proven a number, so "id > 1" compares text with a
+    # number. Batch evaluated it (and failed); streaming never evaluates on no rows
+    # (and succeeded). Both now resolve the plan's types without evaluating it.
+    data = tmp_path / "in.csv"
+    data.write_text("id,a\n", encoding="utf-8")
+    outcomes = {}
+    for steps in (
+        [{"kind": "filter", "filter": "id > 1"}, {"kind": "dedupe", "dedupe": {"keys": ["a"]}}],
+        [{"kind": "derive", "derive": {"x": "id + 1"}}],  # text + number: cannot type
+    ):
+        for mode in ("batch", "streaming"):
+            spec = PipelineSpec.model_validate(
+                {
+                    "version": 1,
+                    "name": "empty",
+                    "mode": mode,
+                    "source": {"uri": str(data)},
+                    "steps": steps,
+                    "sink": {"uri": str(tmp_path / mode / f"out.{fmt}")},
+                    "audit": {"path": str(tmp_path / "audit.jsonl")},
+                }
+            )
+            config = spec.to_config(as_of="2024-01-01T00:00:00+00:00")
+            result = run_pipeline(config.model_copy(update={"allow_empty": True}))
+            outcomes[mode] = (
+                result.success,
+                result.output_hash,
+                [(e["code"], e.get("step")) for e in result.errors],
+            )
+        assert outcomes["batch"] == outcomes["streaming"]
+        if steps[0]["kind"] == "filter":
+            assert outcomes["batch"][0] is True
+        else:
+            assert outcomes["batch"][2] == [("PipelineError", "derive_1")]
