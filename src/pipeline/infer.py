@@ -64,6 +64,11 @@ def _back(expr: pl.Expr, kind: str) -> pl.Expr:
     return expr.cast(pl.String)
 
 
+def _missing(col: pl.Expr, *, blank_is_null: bool) -> pl.Expr:
+    """True where a value is missing (null, and "" too for a CSV read with quotes)."""
+    return (col.is_null() | (col == "")) if blank_is_null else col.is_null()
+
+
 #: A sample column with at most this many distinct texts is proven on its distinct
 #: texts (a code, a count, a flag): hashing each value is cheaper than a regex.
 _FEW = 64
@@ -150,7 +155,7 @@ class TypeInferrer:
         """
 
         def missing(col: pl.Expr) -> pl.Expr:
-            return (col.is_null() | (col == "")) if blank_is_null else col.is_null()
+            return _missing(col, blank_is_null=blank_is_null)
 
         # Only a column with a candidate left needs "seen" (an all-null column stays
         # text); asking nothing of the others lets a lazy CSV scan skip parsing them.
@@ -161,8 +166,7 @@ class TypeInferrer:
         for _dtype, kind in _CANDIDATES:
             for c in text:
                 if self._fits[c][kind] and c not in apart:
-                    distinct = self._distinct[c]
-                    few = not sample and distinct is not None and distinct <= _FEW
+                    few = not sample and self._few(c)
                     fit = _all_fit(pl.col(c), kind, missing, few=few, eager=eager)
                     exprs.append(fit.alias(f"{c}\x00{kind}"))
         return exprs
@@ -181,19 +185,20 @@ class TypeInferrer:
         wanted: dict[str, pl.Expr] = {}
         for c in text:
             known = self._known.get(c)
-            distinct = self._distinct[c]
-            few = distinct is not None and distinct <= _FEW
-            if known is None or not any(self._fits[c].values()):
-                continue
-            if not (few or self._fits[c]["date"]):
-                continue  # many texts: proven row by row, in the aggregates
+            if known is None or not (self._few(c) or self._fits[c]["date"]):
+                continue  # no sample, or many texts: proven row by row, in the aggregates
+            if not any(self._fits[c].values()):
+                continue  # text already
             col = pl.col(c)
-            missing = (col.is_null() | (col == "")) if blank_is_null else col.is_null()
+            unseen = ~_missing(col, blank_is_null=blank_is_null) & ~col.is_in(known.implode())
             # maintain_order: the texts come back in the same order in every run.
-            wanted[c] = col.filter(~missing & ~col.is_in(known.implode())).unique(
-                maintain_order=True
-            )
+            wanted[c] = col.filter(unseen).unique(maintain_order=True)
         return wanted
+
+    def _few(self, column: str) -> bool:
+        """Whether the last sample held few distinct texts of ``column``."""
+        distinct = self._distinct[column]
+        return distinct is not None and distinct <= _FEW
 
     def absorb_novel(self, column: str, texts: pl.Series) -> None:
         """Prove ``texts`` (a column's texts the sample did not hold) for what is alive."""

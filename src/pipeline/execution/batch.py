@@ -23,7 +23,6 @@ from pipeline.execution.common import (
     validate_frame,
 )
 from pipeline.execution.quality_stage import apply_quality, log_quality
-from pipeline.infer import TypeInferrer
 from pipeline.io.base import ROW_NUMBER, ReadResult
 from pipeline.steps import ColumnLineage
 
@@ -153,7 +152,7 @@ class _Inferred(NamedTuple):
 def _infer(plan: Plan, read: ReadResult) -> _Inferred:
     """The text typed by lossless inference (no schema), with the typing and proven types."""
     typing = Typing.of(plan, read.columns)
-    inferrer = TypeInferrer(read.columns, infer=typing.proven)
+    inferrer = typing.inferrer(read.columns)
     inferrer.update(read.frame)
     typed = read.frame.select(inferrer.exprs(as_text=typing.as_text))
     return _Inferred(typed, typing, inferrer.schema())

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from pipeline.context import RunContext
 from pipeline.errors import PipelineError, SpecError
-from pipeline.infer import infer_types
+from pipeline.infer import TypeInferrer, infer_types
 from pipeline.io.base import ROW_NUMBER, Sink, Source, StagedWrite
 from pipeline.progress import ProgressReporter
 from pipeline.schema import Engine, Validator
@@ -64,6 +64,11 @@ class Plan:
     #: Names the stage now running, for a failure's ``stage`` (staging the outputs
     #: writes every byte before the "write" entry is logged at commit).
     enter: Callable[[str], None]
+
+    @property
+    def opaque(self) -> bool:
+        """Rules or python steps: code that may read any column, its type or row numbers."""
+        return self.quality is not None or any(step.kind == "python" for step in self.steps)
 
     def validator(self) -> Validator | None:
         """The model prepared once, for every batch of the run (None: no schema)."""
@@ -235,18 +240,20 @@ class Typing:
     @classmethod
     def of(cls, plan: Plan, columns: list[str]) -> Typing:
         """The typing a plan's steps, rules and sink call for."""
-        if plan.quality is not None or any(step.kind == "python" for step in plan.steps):
+        if plan.opaque:
             # Rules and python code may read any column: type them all, carry none as text.
             return cls(frozenset(columns), frozenset())
-        lineage = ColumnLineage.identity(columns)
-        for step in plan.steps:
-            lineage = step.lineage(lineage)
+        lineage = lineage_through(plan.steps, columns)
         read = set(lineage.read)
         written = {d.source for sources in lineage.direct.values() for d in sources}
         as_text: set[str] = set()
         if plan.sink.writes_csv_text:
             as_text = {s for s in _passed_through(lineage).values() if s not in read}
         return cls(frozenset(c for c in columns if c in read or c in written), frozenset(as_text))
+
+    def inferrer(self, columns: list[str]) -> TypeInferrer:
+        """An inferrer of ``columns`` that proves the types of the proven ones only."""
+        return TypeInferrer(columns, infer=self.proven)
 
     def fields(
         self,
@@ -261,14 +268,19 @@ class Typing:
         """
         if not self.as_text:
             return fields
-        sources = _passed_through(lineage) if lineage is not None else {}
-        out = []
-        for name, dtype in fields:
-            source = sources.get(name, name) if lineage is not None else name
-            if source in self.as_text and (lineage is None or name in sources):
-                dtype = str(proven[source])
-            out.append((name, dtype))
-        return out
+        sources = _passed_through(lineage) if lineage is not None else {n: n for n, _ in fields}
+        return [
+            (name, str(proven[sources[name]]) if sources.get(name) in self.as_text else dtype)
+            for name, dtype in fields
+        ]
+
+
+def lineage_through(steps: list[Step], columns: list[str]) -> ColumnLineage:
+    """The column lineage of ``columns`` after ``steps``."""
+    lineage = ColumnLineage.identity(columns)
+    for step in steps:
+        lineage = step.lineage(lineage)
+    return lineage
 
 
 def _passed_through(lineage: ColumnLineage) -> dict[str, str]:

@@ -30,12 +30,12 @@ from pipeline.execution.common import (
     Typing,
     counted,
     fields_of,
+    lineage_through,
     log_steps_started,
     step_error,
     validate_frame,
 )
 from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_quality
-from pipeline.infer import TypeInferrer
 from pipeline.io.atomic import owned_name, sweep_orphans
 from pipeline.io.base import ROW_NUMBER, empty_text, input_changed
 from pipeline.io.csv_reader import (
@@ -155,6 +155,14 @@ class _Validated:
     #: The accepted plan reads a cached scan that queries beside the sink may share.
     cached: bool = False
 
+    def fields(
+        self, fields: list[tuple[str, str]], lineage: ColumnLineage | None = None
+    ) -> list[tuple[str, str]]:
+        """The evidence's fields: proven types for columns carried as text."""
+        if self.typing is None or self.proven is None:
+            return fields
+        return self.typing.fields(fields, self.proven, lineage)
+
 
 class _NativeCsv:
     """No schema, CSV: everything in Polars' streaming engine, no spill, no Python loop.
@@ -169,20 +177,16 @@ class _NativeCsv:
     """
 
     def __init__(self, plan: Plan, out: Execution, source: FileSource, separator: str) -> None:
-        self.plan, self.out, self.source, self.separator = plan, out, source, separator
+        self.plan, self.out, self.separator = plan, out, separator
         self.header = read_header(source.path, separator, source.location)
         self.typing = Typing.of(plan, self.header)
-        self.inferrer = TypeInferrer(self.header, infer=self.typing.proven)
+        self.inferrer = self.typing.inferrer(self.header)
         self.lazy = scan_text_csv(source.path, separator)
         self.base = self.lazy.cache()
         # Row numbers name the rows rules quarantine; python steps and steps reading
         # `_row_number` see them. Otherwise nothing reads them, and numbering rows
         # slows Polars' scan (10M rows: 5.7 s against 7.2 s for bench_streaming's spec).
-        self.numbered = (
-            plan.quality is not None
-            or any(step.kind == "python" for step in plan.steps)
-            or _reads_row_numbers(plan.steps)
-        )
+        self.numbered = plan.opaque or ROW_NUMBER in lineage_through(plan.steps, [ROW_NUMBER]).read
         self.quoted = False
         self.settled: bool | None = None
         # Hash the bytes on a thread while Polars parses: hashlib and Polars release the GIL.
@@ -314,14 +318,6 @@ class _NativeCsv:
         return self.typed() if self.settled else None
 
 
-def _reads_row_numbers(steps: list[Step]) -> bool:
-    """Whether a step reads ``_row_number`` (a filter, a sort key, a derivation)."""
-    lineage = ColumnLineage.identity([ROW_NUMBER])
-    for step in steps:
-        lineage = step.lineage(lineage)
-    return ROW_NUMBER in lineage.read
-
-
 def _quoted_start(path: Path, head: pl.DataFrame) -> bool:
     """Whether the bytes of the first rows hold a quote (a quoted file is not fused)."""
     with path.open("rb") as handle:
@@ -338,10 +334,10 @@ def _fused(plan: Plan, out: Execution, native: _NativeCsv) -> Execution | None:
     those of the proven plan. Any failure in the pass is left to the two-pass
     path, which names a failing step with the proven types.
     """
-    if native.expected is None or plan.quality is not None:
+    if native.expected is None or plan.opaque:
+        # Rules and python steps would judge or see the predicted types (and a python
+        # step would run twice if they were refuted).
         return None
-    if any(step.kind == "python" for step in plan.steps):
-        return None  # user code would see the predicted types, and run twice if refuted
     try:
         _transform_and_stage(plan, out, native.typed(), proof=native)
     except pl.exceptions.PolarsError:
@@ -386,7 +382,7 @@ def _read_validate(plan: Plan, out: Execution, spill: Path, *, exact: bool) -> _
     rejected_parts: list[pl.DataFrame] = []
     reports: list[dict[str, Any]] = []
     typing = Typing.of(plan, out.columns) if plan.model is None else None
-    inferrer = TypeInferrer(out.columns, infer=typing.proven) if typing is not None else None
+    inferrer = typing.inferrer(out.columns) if typing is not None else None
     validator = plan.validator()
     inferred = False  # a typed source (Parquet, a table) keeps its own types
     for text, typed in batches:
@@ -450,8 +446,7 @@ def _transform_and_stage(
     rejected_parts = validated.rejected_parts
     out.input_fields = fields_of(frame)
     lineage = ColumnLineage.identity([n for n, _ in out.input_fields])
-    if validated.typing is not None and validated.proven is not None:
-        out.input_fields = validated.typing.fields(out.input_fields, validated.proven)
+    out.input_fields = validated.fields(out.input_fields)
     if plan.quality is not None and plan.quality.stage == "input":
         frame = _quality(plan, frame, rejected_parts, out)
     plans: list[pl.LazyFrame] = [frame]
@@ -465,8 +460,7 @@ def _transform_and_stage(
     counting = [i for i, step in enumerate(plan.steps, start=1) if step.removes_rows]
     counters: list[_RowCounter] = []
     beside = proof.queries() if proof is not None else []
-    proving = len(beside)
-    counted_beside = 0
+    proving = len(beside)  # the step counts follow the proof's queries
     if plan.quality is not None and plan.quality.stage == "output":
         # Rules judge the transformed rows, so step counts are taken before the sink.
         queries = [plans[0]] + [plans[i] for i in counting] if counting else []
@@ -478,7 +472,6 @@ def _transform_and_stage(
         # the last one (only row-preserving steps follow it: the sink's count). Over
         # a cached scan, a count beside the sink shares its parse: 0.1 s per GiB.
         beside += [plans[i].select(pl.len()) for i in tapped]
-        counted_beside = len(tapped)
     elif tapped:
         # Count rows as they stream past the row-removing steps: no extra scan. Each
         # tap is a Python call per morsel, about 0.5 s per GiB of CSV.
@@ -496,9 +489,7 @@ def _transform_and_stage(
             raise  # maybe the predicted types: the two-pass path plans with the proven ones
         raise _planning_error(plan, plans, exc) from exc
     final = frame.drop(ROW_NUMBER) if ROW_NUMBER in schema else frame
-    out.output_fields = fields_of(final)
-    if validated.typing is not None and validated.proven is not None:
-        out.output_fields = validated.typing.fields(out.output_fields, validated.proven, lineage)
+    out.output_fields = validated.fields(fields_of(final), lineage)
     rejected_all = q.combine(rejected_parts, out.columns)
     out.rejected_records = rejected_all.height
     out.validation["rejected_by_code"] = q.count_codes(rejected_all)
@@ -529,7 +520,7 @@ def _transform_and_stage(
             out.staged_quarantine.abort()
             raise
         out.staged_output = staged
-    counts = [int(df.item()) for df in staged.beside[len(staged.beside) - counted_beside :]]
+    counts = [int(df.item()) for df in staged.beside[proving:]]
     if proof is not None:
         if not (proof.settle(list(staged.beside[:proving])) and proof.held()):
             return out  # the caller discards what was staged

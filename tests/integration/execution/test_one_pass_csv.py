@@ -20,7 +20,7 @@ import pytest
 
 import pipeline.execution.streaming as streaming
 import pipeline.runner as runner
-from pipeline import PipelineResult, run_pipeline
+from pipeline import PipelineConfig, PipelineResult, run_pipeline
 from pipeline.spec import PipelineSpec
 
 HEADER = "id,code,npi,day,status\n"
@@ -44,22 +44,33 @@ STEPS: list[dict[str, Any]] = [
 ]
 
 
-def _run(
-    tmp: Path, data: Path, mode: str, fmt: str = "csv", steps: list[dict[str, Any]] | None = None
-) -> tuple[PipelineResult, Path]:
-    out = tmp / mode / f"out.{fmt}"
+def _config(
+    tmp: Path,
+    data: Path,
+    mode: str,
+    fmt: str = "csv",
+    steps: list[dict[str, Any]] | None = None,
+    **source: Any,
+) -> PipelineConfig:
     spec = PipelineSpec.model_validate(
         {
             "version": 1,
             "name": "one-pass",
             "mode": mode,
-            "source": {"uri": str(data)},
+            "source": {"uri": str(data), **source},
             "steps": STEPS if steps is None else steps,
-            "sink": {"uri": str(out)},
+            "sink": {"uri": str(tmp / mode / f"out.{fmt}")},
             "audit": {"path": str(tmp / "audit.jsonl")},
         }
     )
-    result = run_pipeline(spec.to_config(as_of="2024-01-01T00:00:00+00:00"))
+    return spec.to_config(as_of="2024-01-01T00:00:00+00:00")
+
+
+def _run(
+    tmp: Path, data: Path, mode: str, fmt: str = "csv", steps: list[dict[str, Any]] | None = None
+) -> tuple[PipelineResult, Path]:
+    out = tmp / mode / f"out.{fmt}"
+    result = run_pipeline(_config(tmp, data, mode, fmt, steps))
     assert result.success, result.errors
     assert result.conserved
     assert hashlib.sha256(out.read_bytes()).hexdigest() == result.output_hash
@@ -271,18 +282,7 @@ def test_a_step_that_fails_on_the_proven_types_is_named_in_both_modes(
     steps = [{"kind": "derive", "derive": {"next": "code + 1"}}]
     failures = []
     for mode in ("batch", "streaming"):
-        spec = PipelineSpec.model_validate(
-            {
-                "version": 1,
-                "name": "one-pass",
-                "mode": mode,
-                "source": {"uri": str(data)},
-                "steps": steps,
-                "sink": {"uri": str(tmp_path / mode / "out.csv")},
-                "audit": {"path": str(tmp_path / "audit.jsonl")},
-            }
-        )
-        result = run_pipeline(spec.to_config(as_of="2024-01-01T00:00:00+00:00"))
+        result = run_pipeline(_config(tmp_path, data, mode, "csv", steps))
         assert not result.success
         assert not (tmp_path / mode / "out.csv").exists()
         failures.append({k: result.errors[0].get(k) for k in ("code", "step")})
@@ -323,17 +323,8 @@ def test_no_hashing_thread_outlives_a_refused_source(tmp_path: Path) -> None:
     data = tmp_path / "in.csv"
     data.write_text("idéa\n1é2\n3é4\n", encoding="utf-8")
     before = threading.active_count()
-    spec = PipelineSpec.model_validate(
-        {
-            "version": 1,
-            "name": "one-pass",
-            "mode": "streaming",
-            "source": {"uri": str(data), "options": {"separator": "é"}},
-            "sink": {"uri": str(tmp_path / "out.csv")},
-            "audit": {"path": str(tmp_path / "audit.jsonl")},
-        }
-    )
-    result = run_pipeline(spec.to_config(as_of="2024-01-01T00:00:00+00:00"))
+    config = _config(tmp_path, data, "streaming", "csv", [], options={"separator": "é"})
+    result = run_pipeline(config)
     assert not result.success
     assert threading.active_count() == before
 
@@ -380,18 +371,7 @@ def test_an_allowed_empty_delivery_gives_both_modes_one_outcome(tmp_path: Path, 
         [{"kind": "derive", "derive": {"x": "id + 1"}}],  # text + number: cannot type
     ):
         for mode in ("batch", "streaming"):
-            spec = PipelineSpec.model_validate(
-                {
-                    "version": 1,
-                    "name": "empty",
-                    "mode": mode,
-                    "source": {"uri": str(data)},
-                    "steps": steps,
-                    "sink": {"uri": str(tmp_path / mode / f"out.{fmt}")},
-                    "audit": {"path": str(tmp_path / "audit.jsonl")},
-                }
-            )
-            config = spec.to_config(as_of="2024-01-01T00:00:00+00:00")
+            config = _config(tmp_path, data, mode, fmt, steps)
             result = run_pipeline(config.model_copy(update={"allow_empty": True}))
             outcomes[mode] = (
                 result.success,
