@@ -9,13 +9,13 @@ rows always give the same digest for a given package version.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import polars as pl
 
@@ -32,6 +32,9 @@ __all__ = [
 ]
 
 BLOCK_SIZE = 1 << 20
+
+Inspector = Callable[[bytes | bytearray], None]
+"""Sees each block of a file in order; a ``bytearray`` is valid only during the call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,7 @@ def sha256_file(
     path: Path | str,
     *,
     on_block: Callable[[int], None] | None = None,
-    inspect: Callable[[bytes], None] | None = None,
+    inspect: Inspector | None = None,
 ) -> FileDigest:
     """Hash a file in 1 MiB blocks.
 
@@ -73,9 +76,9 @@ def sha256_file(
 
 
 def _hash_and_inspect(
-    handle: BinaryIO,
+    handle: io.BufferedReader,
     digest: hashlib._Hash,
-    inspect: Callable[[bytes], None],
+    inspect: Inspector,
     on_block: Callable[[int], None] | None,
 ) -> int:
     """``inspect`` each block on a worker thread while this thread hashes it.
@@ -86,18 +89,33 @@ def _hash_and_inspect(
     The other way round does not overlap: the hash thread would wait for the
     GIL until the count ends. Each inspection waits for the one before, so
     both see the blocks in file order.
+
+    Blocks are read into two buffers in turn, the one inspected and the one
+    read next: a fresh ``bytes`` per block made the kernel map and clear new
+    pages for every MiB (800 MB read and written again: 0.33-0.41 s of system
+    time against 0.66-0.81 s). An inspection gets a ``bytearray`` (a shorter
+    copy for the last block), valid only during the call.
     """
     size = 0
+    buffers = (bytearray(BLOCK_SIZE), bytearray(BLOCK_SIZE))
     with ThreadPoolExecutor(max_workers=1) as pool:
         inspecting: Future[None] | None = None
-        while block := handle.read(BLOCK_SIZE):
+        turn = 0
+        while True:
+            # This buffer's previous block was inspected before the last submit.
+            buffer = buffers[turn]
+            count = handle.readinto(buffer)
+            if not count:
+                break
+            block = buffer if count == BLOCK_SIZE else buffer[:count]
             if inspecting is not None:
                 inspecting.result()
             inspecting = pool.submit(inspect, block)
             digest.update(block)
-            size += len(block)
+            size += count
             if on_block is not None:
-                on_block(len(block))
+                on_block(count)
+            turn ^= 1
         if inspecting is not None:
             inspecting.result()
     return size
@@ -113,9 +131,6 @@ FLUSH_BYTES = 64 << 20
 def _fdatasync(fd: int) -> None:
     # macOS has no fdatasync; fsync flushes the same data (and the metadata too).
     getattr(os, "fdatasync", os.fsync)(fd)
-
-
-Inspector = Callable[[bytes], None]
 
 
 def hash_while_writing(

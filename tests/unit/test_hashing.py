@@ -28,13 +28,34 @@ def test_inspect_sees_every_block_in_order_and_the_digest_matches(
     path, data = _file(tmp_path, size)
     seen: list[bytes] = []
     progress: list[int] = []
-    digest = sha256_file(path, inspect=seen.append, on_block=progress.append)
+    # A block is valid only during the call (the reader reuses its buffers): keep copies.
+    digest = sha256_file(
+        path, inspect=lambda block: seen.append(bytes(block)), on_block=progress.append
+    )
     assert digest.sha256 == hashlib.sha256(data).hexdigest()
     assert digest.size == size
     assert b"".join(seen) == data
     assert all(len(block) <= BLOCK_SIZE for block in seen)
     assert sum(progress) == size
     assert sha256_file(path) == digest  # the plain path agrees
+
+
+def test_a_slow_inspection_sees_its_block_whole_while_later_blocks_are_read(
+    tmp_path: Path,
+) -> None:
+    """The reader reuses two buffers: the block an inspection holds is not the one the
+    next read fills, however long the inspection takes."""
+    path, data = _file(tmp_path, 6 * BLOCK_SIZE + 5)
+    expected = [data[i : i + BLOCK_SIZE] for i in range(0, len(data), BLOCK_SIZE)]
+    intact: list[bool] = []
+
+    def inspect(block: bytes | bytearray) -> None:
+        time.sleep(0.02)  # the hashing thread reads the next block meanwhile
+        intact.append(bytes(block) == expected[len(intact)])
+
+    digest = sha256_file(path, inspect=inspect)
+    assert digest.sha256 == hashlib.sha256(data).hexdigest()
+    assert intact == [True] * len(expected)
 
 
 def test_an_inspection_error_reaches_the_caller(tmp_path: Path) -> None:
@@ -88,8 +109,9 @@ def test_hash_while_writing_rehashes_a_file_the_writer_replaced(tmp_path: Path) 
     seen: list[list[bytes]] = []
 
     def inspector() -> Inspector:
-        seen.append([])
-        return seen[-1].append
+        blocks: list[bytes] = []
+        seen.append(blocks)
+        return lambda block: blocks.append(bytes(block))
 
     def replace() -> None:
         path.write_bytes(b"first version, followed by the reader")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from pipeline import quarantine as q
-from pipeline.errors import PipelineError
+from pipeline.errors import OutputError, PipelineError
 from pipeline.execution.batch import check_not_empty, log_read_completed, log_validate_started
 from pipeline.execution.common import (
     Execution,
@@ -37,8 +37,10 @@ from pipeline.execution.common import (
 )
 from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_quality
 from pipeline.io.atomic import owned_name, sweep_orphans
-from pipeline.io.base import ROW_NUMBER, empty_text, input_changed
+from pipeline.io.base import ROW_NUMBER, StagedCopy, empty_text, input_changed
 from pipeline.io.csv_reader import (
+    CsvCopy,
+    clean_start,
     inside_separators,
     read_header,
     scan_csv_bytes,
@@ -51,16 +53,64 @@ from pipeline.steps import ColumnLineage, Step
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
-__all__ = ["BATCH_ROWS", "run_streaming"]
+__all__ = ["BATCH_ROWS", "copies_source", "run_copy", "run_streaming"]
 
 BATCH_ROWS = 250_000
 #: Rows read first to predict a CSV's column types (the fused pass is planned on them).
 HEAD_ROWS = 2_000
 
 
+def copies_source(plan: Plan) -> bool:
+    """Whether the run is a plain copy of a CSV file to a CSV file (no schema, steps or
+    rules) whose start promises bytes that print back as themselves (see
+    :class:`CsvCopy`). Such a run copies them, in every mode: one streaming
+    aggregate proves the types and counts the rows, and the bytes go to the
+    output as they are hashed, with no frame in memory and no second hash."""
+    if plan.model is not None or plan.steps or plan.quality is not None:
+        return False
+    source = plan.source
+    if not isinstance(source, FileSource) or source.format != "csv":
+        return False
+    if plan.source_options not in ({}, {"separator": ","}):
+        return False
+    try:
+        # Never open a FIFO or device to look at its start: it could block forever.
+        return source.path.is_file() and plan.sink.writes_csv_text and clean_start(source.path)
+    except OSError:
+        return False  # an unreadable file: the read says so in its own words
+
+
+def run_copy(plan: Plan, out: Execution) -> bool:
+    """Run a plain copy (:func:`copies_source`), in any mode; False when the run is not
+    one, or its file turned out to need the mode's own reader (ragged records: the
+    exact reader), which then starts over (a second ``read started`` entry).
+
+    Memory stays bounded by Polars' streaming aggregate, so batch mode copies this
+    way too. Should the bytes stop printing back as themselves after the file's
+    start (a late quote), the proven plan is written by the streaming sink.
+    """
+    copy = plan.sink.open_copy() if copies_source(plan) else None
+    if copy is None:
+        return False
+    try:
+        native = _NativeCsv.open(plan, out, copy)
+        if native is None:
+            out.reset()
+            return False
+        with native:
+            validated = native.validated()
+        if validated is None:
+            out.reset()
+            return False
+        _transform_and_stage(plan, out, validated, copy=native.copied())
+        return True
+    finally:
+        copy.abort()  # a no-op once it became the staged output
+
+
 def run_streaming(plan: Plan, out: Execution) -> Execution:
     """Run every stage with memory bounded by the chunk size and Polars' streaming engine."""
-    native = _NativeCsv.open(plan, out) if plan.model is None else None
+    native = _NativeCsv.open(plan, out, None) if plan.model is None else None
     if native is not None:
         with native:
             done = _fused(plan, out, native)
@@ -125,18 +175,33 @@ class _Accepted:
         if frame.height == 0:
             return
         table = frame.to_arrow()
-        if self.writer is None:
-            # Imported here: pyarrow (with numpy) costs ~0.4 s of start-up that batch
-            # runs, which never spill, should not pay.
-            import pyarrow.parquet as pq
+        with self._writing():
+            if self.writer is None:
+                # Imported here: pyarrow (with numpy) costs ~0.4 s of start-up that batch
+                # runs, which never spill, should not pay.
+                import pyarrow.parquet as pq
 
-            self.writer = pq.ParquetWriter(self.path, table.schema, compression="lz4")
-        self.writer.write_table(table)
+                self.writer = pq.ParquetWriter(self.path, table.schema, compression="lz4")
+            self.writer.write_table(table)
         self.rows += frame.height
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A spill that cannot be written (a full disk, a file-size limit) says so."""
+        try:
+            yield
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write the streaming spill file ({exc.strerror or exc})",
+                dataset=str(self.path.parent),
+                hint="streaming mode keeps accepted rows on disk beside the output: check "
+                "free disk space, quotas and file-size limits there; nothing was written",
+            ) from None
 
     def scan(self) -> pl.LazyFrame:
         if self.writer is not None:
-            self.writer.close()
+            with self._writing():
+                self.writer.close()
             self.writer = None
         if self.rows == 0:
             assert self.schema is not None
@@ -176,7 +241,14 @@ class _NativeCsv:
     when the file needs it.
     """
 
-    def __init__(self, plan: Plan, out: Execution, source: FileSource, separator: str) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        out: Execution,
+        source: FileSource,
+        separator: str,
+        copy: StagedCopy | None,
+    ) -> None:
         self.plan, self.out, self.separator = plan, out, separator
         self.header = read_header(source.path, separator, source.location)
         self.typing = Typing.of(plan, self.header)
@@ -191,15 +263,22 @@ class _NativeCsv:
         self.settled: bool | None = None
         # Hash the bytes on a thread while Polars parses: hashlib and Polars release the GIL.
         self._pool = ThreadPoolExecutor(max_workers=1)
-        self._scanning = self._pool.submit(scan_csv_bytes, source.path, separator, source.on_bytes)
+        self.copy = copy
+        self._copying = CsvCopy(copy.handle) if copy is not None else None
+        self._scanning = self._pool.submit(
+            scan_csv_bytes, source.path, separator, source.on_bytes, copy=self._copying
+        )
         #: What the first rows predict (rows present, no quote seen, their kinds), or None.
         self.expected: dict[str, str] | None = None
         #: Columns proven on their texts the first rows did not hold (see TypeInferrer.novel).
         self.novel: dict[str, pl.Expr] = {}
 
     @classmethod
-    def open(cls, plan: Plan, out: Execution) -> _NativeCsv | None:
-        """Start reading ``plan.source`` natively, or None when it needs the chunked reader."""
+    def open(cls, plan: Plan, out: Execution, copy: StagedCopy | None) -> _NativeCsv | None:
+        """Start reading ``plan.source`` natively, or None when it needs the chunked reader.
+
+        ``copy`` receives the file's bytes as they are hashed (see :meth:`copied`).
+        """
         source = plan.source
         if not isinstance(source, FileSource) or source.format != "csv":
             return None
@@ -213,7 +292,7 @@ class _NativeCsv:
         )
         if source.path.stat().st_size <= 3:
             return None  # empty (or only a BOM): the exact reader says so in the usual words
-        native = cls(plan, out, source, str(plan.source_options.get("separator", ",")))
+        native = cls(plan, out, source, str(plan.source_options.get("separator", ",")), copy)
         try:
             if native.lazy.collect_schema().names()[1:] != native.header:
                 native.close()
@@ -303,6 +382,13 @@ class _NativeCsv:
         )
         self.settled = True
         return True
+
+    def copied(self) -> StagedCopy | None:
+        """The copy of the file's bytes, once proven to be the output's bytes, or None."""
+        if self._copying is None or not self.settled or self.quoted:
+            return None
+        self._scanning.result()  # the copy is written by the hashing thread
+        return self.copy if self._copying.complete(self.header, self.separator) else None
 
     def held(self) -> bool:
         """Whether the proof confirmed the prediction the fused pass was planned on."""
@@ -433,6 +519,7 @@ def _transform_and_stage(
     validated: _Validated,
     *,
     proof: _NativeCsv | None = None,
+    copy: StagedCopy | None = None,
 ) -> Execution:
     """Run the steps and stage the outputs.
 
@@ -440,6 +527,9 @@ def _transform_and_stage(
     the caller checks that it held. The transform's opening entry then follows
     the read's and validation's closing ones, as in every other run, and says
     the steps ran in the read's pass (``one_pass``).
+
+    ``copy``: the source's bytes, already staged, are the output's (a plain copy
+    whose every row was accepted): no plan runs.
     """
     assert validated.accepted is not None
     frame = validated.accepted
@@ -497,11 +587,15 @@ def _transform_and_stage(
     with plan.progress.stage("write"):
         out.staged_quarantine = plan.quarantine.stage(rejected_all)
         try:
-            staged = plan.sink.stage_lazy(
-                final,
-                prune_columns=_passes_a_column_through(lineage, out.output_fields),
-                beside=beside,
-            )
+            if copy is not None and not rejected_all.height and not beside:
+                assert out.input_hash is not None and out.input_bytes is not None  # settled
+                staged = copy.finish(out.input_hash, out.input_bytes, out.input_records)
+            else:
+                staged = plan.sink.stage_lazy(
+                    final,
+                    prune_columns=_passes_a_column_through(lineage, out.output_fields),
+                    beside=beside,
+                )
         except pl.exceptions.PolarsError as exc:
             out.staged_quarantine.abort()
             if proof is not None:

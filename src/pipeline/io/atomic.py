@@ -27,7 +27,9 @@ __all__ = [
     "owned_name",
     "publish",
     "stage_file",
+    "staging_path",
     "sweep_orphans",
+    "write_failed",
 ]
 
 
@@ -92,12 +94,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def stage_file(target: Path, write: Callable[[Path], None]) -> Path:
-    """Write via ``write(temp_path)`` to a temp file beside ``target`` and fsync it.
-
-    Returns the temp path; the caller renames it with :func:`publish` or
-    removes it. The directory is created if missing.
-    """
+def staging_path(target: Path) -> Path:
+    """A fresh temp name beside ``target`` (its directory created if missing), after
+    sweeping the temporaries dead runs left there."""
     check_writable_target(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +105,26 @@ def stage_file(target: Path, write: Callable[[Path], None]) -> Path:
             f"cannot create the directory ({exc.strerror})", dataset=str(target.parent)
         ) from None
     sweep_orphans(target.parent, f".{target.name}.")
-    temp = target.parent / (owned_name(f".{target.name}.") + ".tmp")
+    return target.parent / (owned_name(f".{target.name}.") + ".tmp")
+
+
+def write_failed(target: Path, exc: OSError) -> OutputError:
+    """The error for a staged file that could not be written or flushed."""
+    return OutputError(
+        f"cannot write the file ({exc.strerror or exc})",
+        dataset=str(target),
+        hint="check free disk space and permissions of the output directory; "
+        "the previous output, if any, is untouched",
+    )
+
+
+def stage_file(target: Path, write: Callable[[Path], None]) -> Path:
+    """Write via ``write(temp_path)`` to a temp file beside ``target`` and fsync it.
+
+    Returns the temp path; the caller renames it with :func:`publish` or
+    removes it. The directory is created if missing.
+    """
+    temp = staging_path(target)
     try:
         write(temp)
         fd = os.open(temp, os.O_RDONLY)
@@ -117,12 +135,7 @@ def stage_file(target: Path, write: Callable[[Path], None]) -> Path:
     except OSError as exc:
         with contextlib.suppress(OSError):
             temp.unlink()
-        raise OutputError(
-            f"cannot write the file ({exc.strerror or exc})",
-            dataset=str(target),
-            hint="check free disk space and permissions of the output directory; "
-            "the previous output, if any, is untouched",
-        ) from None
+        raise write_failed(target, exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()

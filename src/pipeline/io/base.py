@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import polars as pl
 
@@ -26,8 +26,10 @@ __all__ = [
     "ReadResult",
     "Sink",
     "Source",
+    "StagedCopy",
     "StagedWrite",
     "WriteResult",
+    "check_column_names",
     "empty_text",
     "input_changed",
     "sink_optimizations",
@@ -37,6 +39,33 @@ ROW_NUMBER = "_row_number"
 """Column the reader adds: the 1-based data record number in the source."""
 
 DatasetKind = Literal["file", "database", "object", "memory"]
+
+
+_QUARANTINE_COLUMNS = ("_errors", "_raw")
+"""The quarantine's own columns besides ``_row_number`` (pipeline.quarantine.ERRORS, RAW)."""
+
+
+def check_column_names(names: Iterable[str], location: str, *, line: int | None = None) -> None:
+    """Refuse a source column that a run cannot carry under its own name: one the
+    quarantine reserves, or one Polars reads as a pattern (``*`` selects every
+    column, ``^…$`` is a regular expression), which would select other columns."""
+    for name in names:
+        if name.startswith(ROW_NUMBER) or name in _QUARANTINE_COLUMNS:
+            reason = "is reserved for the quarantine"
+        elif name == "*" or (len(name) > 1 and name.startswith("^") and name.endswith("$")):
+            reason = (
+                "reads as a pattern to Polars ('*' is every column, '^…$' a regular "
+                "expression), not as one column"
+            )
+        else:
+            continue
+        raise InputError(
+            f"column name {name!r} {reason}",
+            dataset=location,
+            line=line,
+            column=name,
+            hint="rename the column in the source",
+        )
 
 
 def empty_text(columns: list[str]) -> pl.DataFrame:
@@ -103,6 +132,20 @@ class StagedWrite(ABC):
     @abstractmethod
     def abort(self) -> None:
         """Discard the staged data; the previous output (or none) stays."""
+
+
+class StagedCopy(ABC):
+    """A staged file that a run fills with its source's own bytes (:meth:`Sink.open_copy`)."""
+
+    handle: BinaryIO
+
+    @abstractmethod
+    def finish(self, digest: str, size: int, records: int) -> StagedWrite:
+        """Flush the copy to disk; ``digest`` and ``size`` are of the bytes written."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Discard the copy."""
 
 
 class Source(ABC):
@@ -270,6 +313,12 @@ class Sink(ABC):
         staged = self.stage(collected[0])
         staged.beside = collected[1:]
         return staged
+
+    def open_copy(self) -> StagedCopy | None:
+        """A staged file to receive a CSV source's bytes as they are read, where this sink
+        writes CSV files (a plain copy, see :func:`pipeline.execution.common.open_copy`);
+        else None."""
+        return None
 
     @property
     def action(self) -> str:

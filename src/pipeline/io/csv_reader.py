@@ -19,6 +19,7 @@ or where bytes are not UTF-8.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import os
@@ -32,15 +33,17 @@ from typing import BinaryIO
 import polars as pl
 
 from pipeline.errors import InputError, MalformedInputError
-from pipeline.hashing import BLOCK_SIZE, sha256_file
-from pipeline.io.base import ROW_NUMBER, MalformedRow, empty_text
+from pipeline.hashing import BLOCK_SIZE, Inspector, sha256_file
+from pipeline.io.base import ROW_NUMBER, MalformedRow, check_column_names, empty_text
 
 __all__ = [
     "NUMPY_AFTER",
     "CsvBatches",
+    "CsvCopy",
     "CsvScan",
     "CsvText",
     "check_not_empty_file",
+    "clean_start",
     "count_byte",
     "final_record_holds",
     "inside_separators",
@@ -85,6 +88,52 @@ class CsvText:
     scan: CsvScan
 
 
+class CsvCopy:
+    """Writes a CSV file's blocks to ``handle`` while they are hashed, for as long as
+    they can still be what Polars' CSV writer prints for the file's text frame.
+
+    The writer quotes a value only when it holds a quote, the separator or a line
+    break, prints an empty cell (null) as nothing, ends every line with LF and
+    writes no BOM. So a file of two or more columns separated by commas, with no
+    quote, no CR and no BOM, ending in LF, whose every record has exactly the
+    header's fields (the shape check), prints back as its own bytes; a property
+    test holds the two equal. The first quote, CR or BOM ends the copy (and
+    empties the file: a quoted file costs no second copy of itself on disk). A
+    failed write ends it too: the sink's own write then says what is wrong.
+    """
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.intact = True
+        self.started = False
+        self.last = b""
+
+    def __call__(self, block: bytes | bytearray) -> None:
+        if not self.intact:
+            return
+        if b'"' in block or b"\r" in block or (not self.started and block.startswith(_BOM)):
+            self._end()
+            return
+        self.started = True
+        try:
+            self.handle.write(block)
+        except OSError:
+            self._end()
+            return
+        self.last = bytes(block[-1:])
+
+    def _end(self) -> None:
+        self.intact = False
+        with contextlib.suppress(OSError):
+            self.handle.truncate(0)
+
+    def complete(self, header: list[str], separator: str) -> bool:
+        """Whether the whole file was copied and prints back as itself (given the shape
+        check held). One column is left out: a blank line there is an empty cell to the
+        CSV format, which Polars skips on reading."""
+        return self.intact and self.last == b"\n" and separator == "," and len(header) > 1
+
+
 class _LoneCrs:
     """Counts CRs not followed by LF over consecutive blocks (a CRLF may straddle two).
 
@@ -96,15 +145,15 @@ class _LoneCrs:
         self.count = 0
         self.previous = b""
 
-    def __call__(self, block: bytes) -> None:
+    def __call__(self, block: bytes | bytearray) -> None:
         if self.previous == b"\r" and block[:1] == b"\n":
             self.count -= 1  # the CR ending the previous block was half of a CRLF
         if b"\r" in block:
             self.count += block.count(b"\r") - block.count(b"\r\n")
-        self.previous = block[-1:]
+        self.previous = bytes(block[-1:])
 
 
-def count_byte(block: bytes | memoryview, needle: bytes, *, before: int) -> int:
+def count_byte(block: bytes | bytearray | memoryview, needle: bytes, *, before: int) -> int:
     """How many times the one-byte ``needle`` occurs in ``block``, which follows
     ``before`` bytes of the same file.
 
@@ -119,7 +168,7 @@ def count_byte(block: bytes | memoryview, needle: bytes, *, before: int) -> int:
         # (A multi-byte UTF-8 separator: Polars refuses it later, in its own words.)
         # Once NumPy is loaded (a large input counted, pyarrow) its import costs
         # nothing more: the output of a large run counts with it from its first byte.
-        return bytes(block).count(needle)
+        return (block.tobytes() if isinstance(block, memoryview) else block).count(needle)
     import numpy as np
 
     if isinstance(block, memoryview) and not block.c_contiguous:
@@ -132,9 +181,14 @@ NUMPY_AFTER = 256 << 20
 
 
 def scan_csv_bytes(
-    path: Path, separator: str, on_bytes: Callable[[int], None] | None = None
+    path: Path,
+    separator: str,
+    on_bytes: Callable[[int], None] | None = None,
+    *,
+    copy: Inspector | None = None,
 ) -> CsvScan:
-    """Hash the file in 1 MiB blocks, counting separators, quotes and lone CRs in the same pass."""
+    """Hash the file in 1 MiB blocks, counting separators, quotes and lone CRs in the same
+    pass (and handing each block to ``copy``)."""
     sep = separator.encode("utf-8")
     if path.stat().st_size >= 2 * NUMPY_AFTER:
         # A file known to be large would load NumPy anyway: loaded now, it counts from
@@ -143,17 +197,27 @@ def scan_csv_bytes(
     counts = {"separators": 0, "quotes": 0, "before": 0}
     lone_crs = _LoneCrs()
 
-    def count(block: bytes) -> None:
+    def count(block: bytes | bytearray) -> None:
         counts["separators"] += count_byte(block, sep, before=counts["before"])
         if b'"' in block:  # memchr first, as for CRs: most files hold no quote
             counts["quotes"] += count_byte(block, b'"', before=counts["before"])
         counts["before"] += len(block)
         lone_crs(block)
+        if copy is not None:
+            copy(block)
 
     digest = sha256_file(path, on_block=on_bytes, inspect=count)
     return CsvScan(
         path, digest.sha256, digest.size, counts["separators"], counts["quotes"], lone_crs.count
     )
+
+
+def clean_start(path: Path, size: int = 1 << 16) -> bool:
+    """Whether the file's first ``size`` bytes hold no BOM, no quote and no CR: judged on
+    its start, whether a :class:`CsvCopy` of it may well succeed."""
+    with path.open("rb") as handle:
+        start = handle.read(size)
+    return not (start.startswith(_BOM) or b'"' in start or b"\r" in start)
 
 
 def _presence(path: Path) -> tuple[bool, int]:
@@ -329,15 +393,8 @@ def read_header(path: Path, separator: str, display: str) -> list[str]:
                 column=name,
                 hint="rename one of the columns so every header name is unique",
             )
-        if name.startswith("_row_number") or name == "_errors":
-            raise InputError(
-                f"column name {name!r} is reserved for the quarantine",
-                dataset=display,
-                line=1,
-                column=name,
-                hint="rename the column in the source",
-            )
         seen.add(name)
+    check_column_names(header, display, line=1)
     return header
 
 

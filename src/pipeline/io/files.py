@@ -7,6 +7,7 @@ atomic rename (see :mod:`pipeline.io.atomic`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +24,13 @@ from pipeline.errors import (
     OutputError,
 )
 from pipeline.hashing import FileDigest, Inspector, hash_while_writing, sha256_file
-from pipeline.io.atomic import check_writable_target, publish, stage_file
+from pipeline.io.atomic import (
+    check_writable_target,
+    publish,
+    stage_file,
+    staging_path,
+    write_failed,
+)
 from pipeline.io.base import (
     ROW_NUMBER,
     BatchRead,
@@ -31,8 +38,10 @@ from pipeline.io.base import (
     ReadResult,
     Sink,
     Source,
+    StagedCopy,
     StagedWrite,
     WriteResult,
+    check_column_names,
     sink_optimizations,
 )
 from pipeline.io.csv_reader import CsvBatches, count_byte, read_csv_text
@@ -213,7 +222,9 @@ class FileSource(Source):
 def check_flat_columns(schema: pl.Schema, location: str) -> None:
     """Every column must have one text form per cell, as a run reads, validates and
     quarantines text: nested (struct, list, array), binary and duration columns do
-    not (Polars casts no duration to text and writes none to CSV)."""
+    not (Polars casts no duration to text and writes none to CSV). Its name must be
+    one a run can carry (:func:`check_column_names`)."""
+    check_column_names(schema.names(), location)
     unsupported = [
         f"{name!r} ({dtype.base_type().__name__})"
         for name, dtype in schema.items()
@@ -280,7 +291,7 @@ class _WrittenRows:
         self.inside = False
         self.seen = 0  # bytes of the file seen so far
 
-    def __call__(self, block: bytes) -> None:
+    def __call__(self, block: bytes | bytearray) -> None:
         before, self.seen = self.seen, self.seen + len(block)
         if not self.csv or b'"' not in block:
             if not self.inside:
@@ -315,6 +326,46 @@ class _StagedFile(StagedWrite):
 
     def abort(self) -> None:
         self.temp.unlink(missing_ok=True)
+
+
+class _StagedCopy(StagedCopy):
+    """A temp file beside the target that a source copies its bytes into."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.temp = staging_path(target)
+        self.finished = False
+        try:
+            self.handle = self.temp.open("xb")
+        except OSError as exc:
+            raise write_failed(target, exc) from None
+
+    def finish(self, digest: str, size: int, records: int) -> StagedWrite:
+        self.finished = True  # the staged write owns the temp file from here
+        try:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            written = self.temp.stat().st_size
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self.handle.close()
+            self.temp.unlink(missing_ok=True)
+            raise write_failed(self.target, exc) from None
+        if written != size:  # cannot happen unless another process wrote to our temp
+            self.temp.unlink(missing_ok=True)
+            raise OutputError(
+                f"the staged copy holds {written} bytes where {size} were written",
+                dataset=str(self.target),
+                hint="another process wrote to the output's temporary file; run again",
+            )
+        return _StagedFile(self.temp, self.target, FileDigest(digest, size), records)
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        if not self.finished:
+            self.temp.unlink(missing_ok=True)
 
 
 class FileSink(Sink):
@@ -358,6 +409,10 @@ class FileSink(Sink):
         staged = self._stage_hashed(write, None)
         staged.beside = results
         return staged
+
+    def open_copy(self) -> StagedCopy | None:
+        """A temp file beside the target for a CSV source's own bytes (CSV targets only)."""
+        return _StagedCopy(self.path) if self.format == "csv" else None
 
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` to a fsynced temp file beside the target."""

@@ -27,7 +27,7 @@ import polars as pl
 
 from pipeline.errors import InputError, MalformedInputError
 from pipeline.hashing import BLOCK_SIZE
-from pipeline.io.base import ROW_NUMBER, MalformedRow, input_changed
+from pipeline.io.base import ROW_NUMBER, MalformedRow, check_column_names, input_changed
 
 __all__ = ["JsonlBatches", "JsonlText", "read_jsonl_text"]
 
@@ -173,6 +173,7 @@ def _check_found(records: int, malformed: int, columns: list[str], display: str)
             dataset=display,
             hint='check the extract; each line should be an object such as {"id": 1}',
         )
+    check_column_names(columns, display)
 
 
 def _frame(numbers: list[int], columns: dict[str, list[str | None]]) -> pl.DataFrame:

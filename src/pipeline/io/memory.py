@@ -13,7 +13,15 @@ import polars as pl
 
 from pipeline.errors import InputError
 from pipeline.hashing import dataset_digest
-from pipeline.io.base import ROW_NUMBER, ReadResult, Sink, Source, StagedWrite, WriteResult
+from pipeline.io.base import (
+    ROW_NUMBER,
+    ReadResult,
+    Sink,
+    Source,
+    StagedWrite,
+    WriteResult,
+    check_column_names,
+)
 
 __all__ = ["MemorySink", "MemorySource", "MemoryStore", "default_store"]
 
@@ -52,6 +60,7 @@ class MemorySource(Source):
         if self.name not in self.store.frames:
             raise InputError("no such in-memory dataset", dataset=self.location)
         typed = self.store.frames[self.name]
+        check_column_names(typed.columns, self.location)
         text = typed.with_columns(pl.all().cast(pl.String)).with_row_index(ROW_NUMBER, offset=1)
         text = text.with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
         is_text = all(dtype == pl.String for dtype in typed.schema.values())

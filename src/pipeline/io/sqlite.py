@@ -22,7 +22,14 @@ import polars as pl
 
 from pipeline.errors import ConfigError, InputError
 from pipeline.hashing import DatasetDigest, dataset_digest
-from pipeline.io.base import ROW_NUMBER, BatchRead, ChunkedRead, ReadResult, Source
+from pipeline.io.base import (
+    ROW_NUMBER,
+    BatchRead,
+    ChunkedRead,
+    ReadResult,
+    Source,
+    check_column_names,
+)
 
 __all__ = ["SqliteSource", "parse_sqlite_uri"]
 
@@ -112,6 +119,7 @@ class SqliteSource(Source):
         name, kind = found
         info = con.execute(f"PRAGMA table_info({_quoted(name)})").fetchall()
         columns = [row[1] for row in info]
+        check_column_names(columns, self.location)
         # No rowid to order by (a view, or every alias taken by a column): all columns
         # order the rows, and rows that tie are identical.
         every = [_quoted(c) for c in columns]

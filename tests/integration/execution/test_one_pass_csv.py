@@ -19,7 +19,6 @@ import polars as pl
 import pytest
 
 import pipeline.execution.streaming as streaming
-import pipeline.runner as runner
 from pipeline import PipelineConfig, PipelineResult, run_pipeline
 from pipeline.spec import PipelineSpec
 
@@ -93,31 +92,7 @@ def passes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 
 
 Fields = dict[str, dict[str, str]]
-
-
-@pytest.fixture
-def evidence(monkeypatch: pytest.MonkeyPatch) -> list[Fields]:
-    """The input and output fields of each completed run's lineage record, in run order."""
-    found: list[Fields] = []
-    owners: list[object] = []  # a run builds its completed record more than once
-    original = runner._Run._run_lineage
-
-    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
-        record = original(self, *args, **kwargs)
-        if kwargs.get("status", args[0] if args else None) == "completed":
-            fields = {
-                "input": dict(record.inputs[0].fields),
-                "output": dict(record.outputs[0].fields),
-            }
-            if owners and owners[-1] is self:
-                found[-1] = fields
-            else:
-                owners.append(self)
-                found.append(fields)
-        return record
-
-    monkeypatch.setattr(runner._Run, "_run_lineage", spy)
-    return found
+"""What the ``evidence`` fixture (conftest.py) records per run."""
 
 
 def test_a_predicted_file_is_streamed_in_one_pass_as_batch_writes_it(

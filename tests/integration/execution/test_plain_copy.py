@@ -1,0 +1,282 @@
+"""A plain copy (no schema, steps or rules; CSV file to CSV file) copies the bytes.
+
+A well-formed CSV without quotes, CRs or a BOM, ending in LF, is byte for byte
+what Polars' CSV writer prints for its text frame, so such a run writes the
+source's bytes as it hashes them (no frame in memory, no serializing, no second
+hash) while one streaming aggregate proves the types and counts the rows. Every
+test compares with the same run made without the copy: the bytes, the hashes,
+the counts and the typed evidence must not tell the two apart.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pipeline.execution.streaming as streaming
+import pipeline.io.files as files
+from pipeline import PipelineConfig, PipelineResult, run_pipeline
+
+Fields = dict[str, dict[str, str]]
+"""What the ``evidence`` fixture (conftest.py) records per run."""
+
+
+@pytest.fixture
+def copies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The record count of every copy that became a staged output."""
+    seen: list[int] = []
+    original = files._StagedCopy.finish
+
+    def spy(self: Any, digest: str, size: int, records: int) -> Any:
+        seen.append(records)
+        return original(self, digest, size, records)
+
+    monkeypatch.setattr(files._StagedCopy, "finish", spy)
+    return seen
+
+
+def _run(
+    data: Path, out: Path, mode: str = "batch", *, copy: bool = True, **kw: Any
+) -> PipelineResult:
+    """One run; ``copy=False`` makes the same run without the copy, as before it existed."""
+    original = streaming.copies_source
+    if not copy:
+        streaming.copies_source = lambda plan: False  # type: ignore[assignment]
+    try:
+        result = run_pipeline(
+            PipelineConfig(
+                input_path=data,
+                output_path=out,
+                audit_path=out.parent / "audit.jsonl",
+                mode=mode,  # type: ignore[arg-type]
+                **kw,
+            )
+        )
+    finally:
+        streaming.copies_source = original  # type: ignore[assignment]
+    assert result.success, result.errors
+    assert result.conserved
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == result.output_hash
+    return result
+
+
+def _same_run(a: PipelineResult, b: PipelineResult) -> None:
+    for name in ("input_hash", "output_hash", "input_records", "output_records"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert a.rejected_records == b.rejected_records
+    assert a.filtered_records == b.filtered_records
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+ROWS = "".join(f"{i},{i % 7},2024-01-{i % 28 + 1:02d},x{i}\n" for i in range(1, 400))
+HEADER = "id,code,day,name\n"
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_a_plain_copy_writes_the_source_bytes_with_the_same_evidence(
+    tmp_path: Path, mode: str, copies: list[int], evidence: list[Fields]
+) -> None:
+    data = tmp_path / "in.csv"
+    data.write_text(HEADER + ROWS)
+    copied = _run(data, tmp_path / "a" / "out.csv", mode)
+    assert copies == [399]
+    written = _run(data, tmp_path / "b" / "out.csv", mode, copy=False)
+    assert copies == [399]  # the second run wrote through Polars
+    _same_run(copied, written)
+    assert (tmp_path / "a" / "out.csv").read_bytes() == data.read_bytes()
+    assert copied.output_hash == copied.input_hash
+    assert evidence[0] == evidence[1]
+    assert evidence[0]["output"] == {
+        "id": "Int64",
+        "code": "Int64",
+        "day": "Date",
+        "name": "String",
+    }
+    assert _leftovers(tmp_path / "a") == []
+
+
+_CELL = st.characters(blacklist_characters='",\r\n', blacklist_categories=("Cs",))
+
+
+def _usable_name(name: str) -> bool:
+    """Not a name sources refuse (test_column_names.py), nor a BOM-led first name."""
+    return not (
+        name.startswith(("_row_number", "\ufeff"))
+        or name in ("_errors", "_raw")
+        or name == "*"
+        or (len(name) > 1 and name.startswith("^") and name.endswith("$"))
+    )
+
+
+@st.composite
+def _unquoted_csv(draw: st.DrawFn) -> str:
+    header = draw(
+        st.lists(
+            st.text(_CELL, min_size=1, max_size=4).filter(_usable_name),
+            min_size=2,
+            max_size=4,
+            unique=True,
+        )
+    )
+    width = len(header)
+    rows = draw(
+        st.lists(
+            st.lists(st.text(_CELL, max_size=5), min_size=width, max_size=width),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    return "".join(",".join(cells) + "\n" for cells in [header, *rows])
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=_unquoted_csv())
+def test_any_unquoted_file_prints_back_as_its_own_bytes(
+    text: str, copies: list[int], evidence: list[Fields]
+) -> None:
+    """The claim the copy rests on, over arbitrary cells: Polars' writer prints the
+    text frame of such a file as the file's own bytes, and the runs agree."""
+    data = text.encode("utf-8")
+    frame = pl.read_csv(data, infer_schema=False, truncate_ragged_lines=False)
+    assert frame.write_csv().encode("utf-8") == data
+    copies.clear()
+    evidence.clear()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "in.csv"
+        source.write_bytes(data)
+        copied = _run(source, Path(tmp) / "a" / "out.csv")
+        written = _run(source, Path(tmp) / "b" / "out.csv", copy=False)
+        assert copies == [frame.height]
+        _same_run(copied, written)
+        assert (Path(tmp) / "a" / "out.csv").read_bytes() == data
+        assert evidence[0] == evidence[1]
+
+
+LATE_QUOTE = "id,code,day,name\n" + ROWS * 40 + '9999,1,2024-02-01,"late, quoted"\n'
+
+
+@pytest.mark.parametrize(
+    ("case", "content", "options"),
+    [
+        ("a quote after the first MiB", LATE_QUOTE * 2, {}),
+        ("CRLF line ends", (HEADER + ROWS).replace("\n", "\r\n"), {}),
+        ("a byte-order mark", "\ufeff" + HEADER + ROWS, {}),
+        ("no LF at the end", HEADER + ROWS.rstrip("\n"), {}),
+        ("one column", "id\n" + "".join(f"{i}\n" for i in range(1, 50)), {}),
+    ],
+)
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_bytes_that_would_not_print_back_are_written_by_polars(
+    tmp_path: Path,
+    mode: str,
+    case: str,
+    content: str,
+    options: dict[str, Any],
+    copies: list[int],
+    evidence: list[Fields],
+) -> None:
+    data = tmp_path / "in.csv"
+    data.write_bytes(content.encode("utf-8"))
+    copied = _run(data, tmp_path / "a" / "out.csv", mode)
+    written = _run(data, tmp_path / "b" / "out.csv", mode, copy=False)
+    assert copies == [], case
+    _same_run(copied, written)
+    assert (tmp_path / "a" / "out.csv").read_bytes() == (tmp_path / "b" / "out.csv").read_bytes()
+    assert evidence[0] == evidence[1]
+    assert _leftovers(tmp_path / "a") == []
+
+
+def test_a_ragged_file_is_read_again_by_the_modes_own_reader(
+    tmp_path: Path, copies: list[int]
+) -> None:
+    data = tmp_path / "in.csv"
+    data.write_text(HEADER + ROWS + "400,1\n" + "401,1,2024-01-01,y\n")
+    copied = _run(data, tmp_path / "a" / "out.csv", "batch")
+    written = _run(data, tmp_path / "b" / "out.csv", "batch", copy=False)
+    assert copies == []
+    _same_run(copied, written)
+    assert copied.rejected_records == 1  # the short record, quarantined with its line
+    quarantine = pl.read_csv(tmp_path / "a" / "out.rejected.csv", infer_schema=False)
+    assert quarantine["_row_number"].to_list() == ["400"]
+    assert (tmp_path / "a" / "out.csv").read_bytes() == (tmp_path / "b" / "out.csv").read_bytes()
+    assert _leftovers(tmp_path / "a") == []
+
+
+def test_a_copy_that_cannot_be_written_leaves_the_write_to_the_sink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copies: list[int]
+) -> None:
+    """A failed write of the copy (a full disk that then frees up) ends the copy and
+    empties its file; the sink's own write then runs, and says what is wrong if the
+    disk is still full."""
+    writes: list[int] = []
+    original = streaming.CsvCopy.__call__
+
+    def failing(self: Any, block: bytes) -> None:
+        writes.append(len(block))
+        handle = self.handle
+
+        class Full:
+            def write(self, _block: bytes) -> int:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            def truncate(self, size: int) -> int:
+                return int(handle.truncate(size))
+
+        self.handle = Full()
+        try:
+            original(self, block)
+        finally:
+            self.handle = handle
+
+    monkeypatch.setattr(streaming.CsvCopy, "__call__", failing)
+    data = tmp_path / "in.csv"
+    data.write_text(HEADER + ROWS)
+    copied = _run(data, tmp_path / "a" / "out.csv")
+    assert writes and copies == []
+    assert (tmp_path / "a" / "out.csv").read_bytes() == data.read_bytes()
+    assert copied.output_hash == copied.input_hash
+    assert _leftovers(tmp_path / "a") == []
+
+
+def test_a_spill_that_cannot_be_written_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streaming mode's spill of accepted rows on a full disk: a clear error naming the
+    folder, with the disk as the hint, and no traceback's worth of OSError."""
+    import pyarrow.parquet as pq
+
+    def full(self: Any, table: Any, *args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    data = tmp_path / "in.csv"
+    data.write_text("id,name\n1,a\n2\n")  # ragged: the chunked reader, which spills
+    out = tmp_path / "out.csv"
+    result = run_pipeline(
+        PipelineConfig(
+            input_path=data, output_path=out, audit_path=tmp_path / "audit.jsonl", mode="streaming"
+        )
+    )
+    assert not result.success
+    error = result.errors[0]
+    assert error["code"] == "OutputError"
+    assert error["message"] == "cannot write the streaming spill file (No space left on device)"
+    assert "free disk space" in error["hint"]
+    assert Path(error["dataset"]).parent == tmp_path
+    assert not out.exists()
+    assert _leftovers(tmp_path) == []
