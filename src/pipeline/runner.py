@@ -31,7 +31,7 @@ from pipeline.errors import (
 )
 from pipeline.execution.batch import run_batch
 from pipeline.execution.common import Execution, Plan, QualityStage
-from pipeline.execution.streaming import run_copy, run_streaming
+from pipeline.execution.streaming import run_plain, run_streaming
 from pipeline.io import open_sink, open_source
 from pipeline.io.atomic import commit_lock
 from pipeline.io.base import StagedWrite, WriteResult, input_changed
@@ -144,7 +144,7 @@ class _Run:
             self._emit("start")
             version = plan.source.version()
             with plan.progress:
-                if not run_copy(plan, self.exec):
+                if not run_plain(plan, self.exec):
                     run = run_streaming if self.mode == "streaming" else run_batch
                     run(plan, self.exec)
             _check_unchanged(plan, version)

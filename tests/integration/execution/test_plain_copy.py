@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,13 @@ def copies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def _run(
-    data: Path, out: Path, mode: str = "batch", *, copy: bool = True, **kw: Any
+    data: Path, out: Path, mode: str = "batch", *, plain: bool = True, **kw: Any
 ) -> PipelineResult:
-    """One run; ``copy=False`` makes the same run without the copy, as before it existed."""
-    original = streaming.copies_source
-    if not copy:
-        streaming.copies_source = lambda plan: False  # type: ignore[assignment]
+    """One run; ``plain=False`` makes it as before plain runs were told apart (batch
+    mode in memory, streaming mode through its output plan, never a copy)."""
+    original = streaming.plain_csv
+    if not plain:
+        streaming.plain_csv = lambda plan: False  # type: ignore[assignment]
     try:
         result = run_pipeline(
             PipelineConfig(
@@ -61,7 +63,7 @@ def _run(
             )
         )
     finally:
-        streaming.copies_source = original  # type: ignore[assignment]
+        streaming.plain_csv = original  # type: ignore[assignment]
     assert result.success, result.errors
     assert result.conserved
     assert hashlib.sha256(out.read_bytes()).hexdigest() == result.output_hash
@@ -73,6 +75,16 @@ def _same_run(a: PipelineResult, b: PipelineResult) -> None:
         assert getattr(a, name) == getattr(b, name), name
     assert a.rejected_records == b.rejected_records
     assert a.filtered_records == b.filtered_records
+
+
+def _read_modes(directory: Path) -> list[str | None]:
+    """How each read of the runs audited in ``directory`` went (batch names no mode)."""
+    entries = [json.loads(line) for line in (directory / "audit.jsonl").read_text().splitlines()]
+    return [
+        e["details"].get("mode")
+        for e in entries
+        if e["stage"] == "read" and e["status"] == "started"
+    ]
 
 
 def _leftovers(directory: Path) -> list[str]:
@@ -91,11 +103,33 @@ def test_a_plain_copy_writes_the_source_bytes_with_the_same_evidence(
     data.write_text(HEADER + ROWS)
     copied = _run(data, tmp_path / "a" / "out.csv", mode)
     assert copies == [399]
-    written = _run(data, tmp_path / "b" / "out.csv", mode, copy=False)
+    written = _run(data, tmp_path / "b" / "out.csv", mode, plain=False)
     assert copies == [399]  # the second run wrote through Polars
     _same_run(copied, written)
     assert (tmp_path / "a" / "out.csv").read_bytes() == data.read_bytes()
     assert copied.output_hash == copied.input_hash
+    assert evidence[0] == evidence[1]
+    assert evidence[0]["output"] == {
+        "id": "Int64",
+        "code": "Int64",
+        "day": "Date",
+        "name": "String",
+    }
+    assert _leftovers(tmp_path / "a") == []
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_a_plain_run_to_another_format_streams_in_batch_mode_with_the_same_bytes(
+    tmp_path: Path, fmt: str, copies: list[int], evidence: list[Fields]
+) -> None:
+    data = tmp_path / "in.csv"
+    data.write_text(HEADER + ROWS)
+    streamed = _run(data, tmp_path / "a" / f"out.{fmt}")
+    in_memory = _run(data, tmp_path / "b" / f"out.{fmt}", plain=False)
+    assert copies == []
+    _same_run(streamed, in_memory)
+    assert _read_modes(tmp_path / "a") == ["streaming"]
+    assert _read_modes(tmp_path / "b") == [None]  # read whole, in memory
     assert evidence[0] == evidence[1]
     assert evidence[0]["output"] == {
         "id": "Int64",
@@ -160,7 +194,7 @@ def test_any_unquoted_file_prints_back_as_its_own_bytes(
         source = Path(tmp) / "in.csv"
         source.write_bytes(data)
         copied = _run(source, Path(tmp) / "a" / "out.csv")
-        written = _run(source, Path(tmp) / "b" / "out.csv", copy=False)
+        written = _run(source, Path(tmp) / "b" / "out.csv", plain=False)
         assert copies == [frame.height]
         _same_run(copied, written)
         assert (Path(tmp) / "a" / "out.csv").read_bytes() == data
@@ -193,7 +227,7 @@ def test_bytes_that_would_not_print_back_are_written_by_polars(
     data = tmp_path / "in.csv"
     data.write_bytes(content.encode("utf-8"))
     copied = _run(data, tmp_path / "a" / "out.csv", mode)
-    written = _run(data, tmp_path / "b" / "out.csv", mode, copy=False)
+    written = _run(data, tmp_path / "b" / "out.csv", mode, plain=False)
     assert copies == [], case
     _same_run(copied, written)
     assert (tmp_path / "a" / "out.csv").read_bytes() == (tmp_path / "b" / "out.csv").read_bytes()
@@ -207,10 +241,12 @@ def test_a_ragged_file_is_read_again_by_the_modes_own_reader(
     data = tmp_path / "in.csv"
     data.write_text(HEADER + ROWS + "400,1\n" + "401,1,2024-01-01,y\n")
     copied = _run(data, tmp_path / "a" / "out.csv", "batch")
-    written = _run(data, tmp_path / "b" / "out.csv", "batch", copy=False)
+    written = _run(data, tmp_path / "b" / "out.csv", "batch", plain=False)
     assert copies == []
     _same_run(copied, written)
     assert copied.rejected_records == 1  # the short record, quarantined with its line
+    # The streamed attempt stopped at the shape check; batch mode read the file again.
+    assert _read_modes(tmp_path / "a") == ["streaming", None]
     quarantine = pl.read_csv(tmp_path / "a" / "out.rejected.csv", infer_schema=False)
     assert quarantine["_row_number"].to_list() == ["400"]
     assert (tmp_path / "a" / "out.csv").read_bytes() == (tmp_path / "b" / "out.csv").read_bytes()
