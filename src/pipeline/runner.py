@@ -143,10 +143,17 @@ class _Run:
             self.plan = plan
             self._emit("start")
             version = plan.source.version()
-            with plan.progress:
-                if not run_plain(plan, self.exec):
-                    run = run_streaming if self.mode == "streaming" else run_batch
-                    run(plan, self.exec)
+            try:
+                with plan.progress:
+                    if not run_plain(plan, self.exec):
+                        run = run_streaming if self.mode == "streaming" else run_batch
+                        run(plan, self.exec)
+            except Exception:
+                # A file cut short or rewritten under the reader fails in the reader's
+                # words (Polars: "failed to fill whole buffer", which read as a write
+                # error): the changed input is the cause to report.
+                _check_unchanged(plan, version)
+                raise
             _check_unchanged(plan, version)
             self._check_conservation()
             self._commit()

@@ -127,3 +127,28 @@ def test_an_input_rewritten_during_the_run_is_not_published(
     assert error["code"] == "InputError"
     assert "the input changed while the run was reading it" in error["message"]
     assert not (tmp_path / f"out_{mode}" / "out.csv").exists()
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_an_input_cut_short_under_the_reader_is_reported_as_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Truncated in place mid-read, the file failed in Polars' words ("failed to fill
+    whole buffer"), which the run reported as a write error with a disk-space hint."""
+    from pipeline import runner
+
+    source = tmp_path / "in.csv"
+    source.write_bytes(_claims(49, 0, 0))
+
+    def cut_under_the_reader(*args: Any) -> Any:
+        with source.open("r+b") as handle:
+            handle.truncate(source.stat().st_size // 2)
+        raise OSError("failed to fill whole buffer")  # what the reader then says
+
+    monkeypatch.setattr(runner, f"run_{mode}", cut_under_the_reader)
+    result = run_pipeline(load_spec(_spec(tmp_path, mode)))
+    assert not result.success
+    (error,) = result.errors
+    assert error["code"] == "InputError"
+    assert "the input changed while the run was reading it" in error["message"]
+    assert not (tmp_path / f"out_{mode}" / "out.csv").exists()
