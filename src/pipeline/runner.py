@@ -11,7 +11,6 @@ so a failed run leaves the previous outputs as they were.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from pipeline.errors import (
     RejectionThresholdError,
 )
 from pipeline.execution.batch import run_batch
-from pipeline.execution.common import Execution, Plan, QualityStage
+from pipeline.execution.common import Execution, Plan, QualityStage, large_for_memory
 from pipeline.execution.streaming import run_plain, run_streaming
 from pipeline.io import open_sink, open_source
 from pipeline.io.atomic import commit_lock
@@ -82,9 +81,7 @@ def resolve_mode(config: PipelineConfig) -> str:
         size = Path(str(config.input_path)).stat().st_size
     except OSError:
         return "batch"
-    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    # Text columns, validation and output copies take several times the file size.
-    return "streaming" if size * 4 > available else "batch"
+    return "streaming" if large_for_memory(size) else "batch"
 
 
 class _Run:

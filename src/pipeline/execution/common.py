@@ -7,6 +7,7 @@ chunk of one), which is what makes their output bytes identical.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +30,20 @@ __all__ = [
     "QualityStage",
     "Typing",
     "attach_row_numbers",
+    "large_for_memory",
     "run_steps",
     "validate_frame",
 ]
 
 AuditFn = Callable[..., None]
+
+
+def large_for_memory(size: int) -> bool:
+    """Whether an input of ``size`` bytes is large against the memory available now:
+    read whole, its text columns, validation and output copies take several times
+    its size."""
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    return size * 4 > available
 
 
 @dataclass(slots=True)

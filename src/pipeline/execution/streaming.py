@@ -30,6 +30,7 @@ from pipeline.execution.common import (
     Typing,
     counted,
     fields_of,
+    large_for_memory,
     lineage_through,
     log_steps_started,
     step_error,
@@ -267,6 +268,14 @@ class _NativeCsv:
         self.settled: bool | None = None
         # Hash the bytes on a thread while Polars parses: hashlib and Polars release the GIL.
         self._pool = ThreadPoolExecutor(max_workers=1)
+        # Polars' streaming engine feeds the consumers of a shared scan through unbounded
+        # buffers (polars-stream, nodes/multiplexer.rs): a sink slower than the queries
+        # beside it lets the scan run ahead, and its buffer can grow to the whole parsed
+        # input (an 800 MB CSV with a sink slowed to 50 ms per morsel: 1.5 GiB of RSS
+        # against 0.5 GiB alone). Sharing the scan is only safe when the input would
+        # fit in memory anyway; a larger one is proven in a pass of its own, and its
+        # sink runs alone, with memory bounded by Polars' morsels.
+        self.share_scan = not large_for_memory(source.path.stat().st_size)
         self.copy = copy
         self._copying = CsvCopy(copy.handle) if copy is not None else None
         self._scanning = self._pool.submit(
@@ -346,7 +355,7 @@ class _NativeCsv:
             [],
             self.typing,
             self.inferrer.schema(),
-            cached=True,
+            cached=self.share_scan,
         )
 
     def settle(self, proof: list[pl.DataFrame]) -> bool:
@@ -424,9 +433,9 @@ def _fused(plan: Plan, out: Execution, native: _NativeCsv) -> Execution | None:
     those of the proven plan. Any failure in the pass is left to the two-pass
     path, which names a failing step with the proven types.
     """
-    if native.expected is None or plan.opaque:
+    if native.expected is None or plan.opaque or not native.share_scan:
         # Rules and python steps would judge or see the predicted types (and a python
-        # step would run twice if they were refuted).
+        # step would run twice if they were refuted); a large input keeps its sink alone.
         return None
     try:
         _transform_and_stage(plan, out, native.typed(), proof=native)

@@ -358,3 +358,32 @@ def test_an_allowed_empty_delivery_gives_both_modes_one_outcome(tmp_path: Path, 
             assert outcomes["batch"][0] is True
         else:
             assert outcomes["batch"][2] == [("PipelineError", "derive_1")]
+
+
+def test_an_input_large_for_memory_never_shares_its_scan_with_the_sink(
+    tmp_path: Path, passes: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Polars buffers a shared scan without bound for its slowest consumer, so a sink
+    slower than the proof or counts beside it could hold the whole parsed input. An
+    input too large for memory is proven in a pass of its own, its steps counted as
+    they stream past, and the sink runs alone: the same bytes and counts."""
+    import pipeline.io.files as files
+
+    data = _csv(tmp_path / "in.csv", [_row(i) for i in range(1, 600)])
+    shared, shared_out = _run(tmp_path, data, "streaming")
+    assert passes == [True]
+    beside: list[int] = []
+    original = files.FileSink.stage_lazy
+
+    def spy(self: Any, frame: Any, **kwargs: Any) -> Any:
+        beside.append(len(kwargs.get("beside", ())))
+        return original(self, frame, **kwargs)
+
+    monkeypatch.setattr(files.FileSink, "stage_lazy", spy)
+    monkeypatch.setattr(streaming, "large_for_memory", lambda size: True)
+    alone, alone_out = _run(tmp_path / "large", data, "streaming")
+    assert passes == [True, False]  # the output plan ran without its proof
+    assert beside == [0]  # nor any count beside it
+    assert alone_out.read_bytes() == shared_out.read_bytes()
+    assert alone.filtered_records == shared.filtered_records == {"filter_1": 199, "dedupe_2": 350}
+    assert alone.output_hash == shared.output_hash
