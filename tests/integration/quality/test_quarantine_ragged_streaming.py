@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,29 +105,39 @@ def test_an_input_changed_between_the_two_passes_stops_the_run(
     assert not (tmp_path / "out_streaming" / "rejected.csv").exists()
 
 
-@pytest.mark.parametrize("mode", ["batch", "streaming"])
-def test_an_input_rewritten_during_the_run_is_not_published(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+def _stops_as_changed(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    change: Callable[[Path, Callable[..., Any], tuple[Any, ...]], Any],
 ) -> None:
+    """Run the spec with ``change(source, mode's run, its args)`` in place of the mode's
+    run: the run must stop with the changed input as its cause, publishing nothing."""
     from pipeline import runner
 
     source = tmp_path / "in.csv"
     source.write_bytes(_claims(49, 0, 0))
     run = {"batch": runner.run_batch, "streaming": runner.run_streaming}[mode]
-
-    def then_rewritten(*args: Any) -> Any:
-        done = run(*args)
-        # Same rows, one value changed, after the run read and hashed the file.
-        source.write_bytes(source.read_bytes().replace(b"\n7,49\n", b"\n7,48\n"))
-        return done
-
-    monkeypatch.setattr(runner, f"run_{mode}", then_rewritten)
+    monkeypatch.setattr(runner, f"run_{mode}", lambda *args: change(source, run, args))
     result = run_pipeline(load_spec(_spec(tmp_path, mode)))
     assert not result.success
     (error,) = result.errors
     assert error["code"] == "InputError"
     assert "the input changed while the run was reading it" in error["message"]
     assert not (tmp_path / f"out_{mode}" / "out.csv").exists()
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_an_input_rewritten_during_the_run_is_not_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    def then_rewritten(source: Path, run: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        done = run(*args)
+        # Same rows, one value changed, after the run read and hashed the file.
+        source.write_bytes(source.read_bytes().replace(b"\n7,49\n", b"\n7,48\n"))
+        return done
+
+    _stops_as_changed(tmp_path, monkeypatch, mode, then_rewritten)
 
 
 @pytest.mark.parametrize("mode", ["batch", "streaming"])
@@ -135,20 +146,10 @@ def test_an_input_cut_short_under_the_reader_is_reported_as_changed(
 ) -> None:
     """Truncated in place mid-read, the file failed in Polars' words ("failed to fill
     whole buffer"), which the run reported as a write error with a disk-space hint."""
-    from pipeline import runner
 
-    source = tmp_path / "in.csv"
-    source.write_bytes(_claims(49, 0, 0))
-
-    def cut_under_the_reader(*args: Any) -> Any:
+    def cut_under_the_reader(source: Path, _run: Callable[..., Any], _args: Any) -> Any:
         with source.open("r+b") as handle:
             handle.truncate(source.stat().st_size // 2)
         raise OSError("failed to fill whole buffer")  # what the reader then says
 
-    monkeypatch.setattr(runner, f"run_{mode}", cut_under_the_reader)
-    result = run_pipeline(load_spec(_spec(tmp_path, mode)))
-    assert not result.success
-    (error,) = result.errors
-    assert error["code"] == "InputError"
-    assert "the input changed while the run was reading it" in error["message"]
-    assert not (tmp_path / f"out_{mode}" / "out.csv").exists()
+    _stops_as_changed(tmp_path, monkeypatch, mode, cut_under_the_reader)
