@@ -174,15 +174,17 @@ def hash_while_writing(
     def follow() -> None:
         digest = hashlib.sha256()
         size = flushed = 0
+        buffer = bytearray(BLOCK_SIZE)  # reused, as in _hash_and_inspect
         try:
             with path.open("rb") as handle:
                 state["inode"] = os.fstat(handle.fileno()).st_ino
                 while True:
                     finished = done.is_set()  # before the read: a read after it sees all
-                    block = handle.read(BLOCK_SIZE)
-                    if block:
+                    count = handle.readinto(buffer)
+                    if count:
+                        block = buffer if count == BLOCK_SIZE else buffer[:count]
                         digest.update(block)
-                        size += len(block)
+                        size += count
                         if inspect is not None:
                             inspect(block)
                         if flush_behind and size - flushed >= FLUSH_BYTES:
