@@ -411,8 +411,14 @@ class FileSink(Sink):
         return staged
 
     def open_copy(self) -> StagedCopy | None:
-        """A temp file beside the target for a CSV source's own bytes (CSV targets only)."""
-        return _StagedCopy(self.path) if self.format == "csv" else None
+        """A temp file beside the target for a CSV source's own bytes (CSV targets only).
+
+        Only into an existing directory: the copy starts before the source is read, and
+        a run that then fails must not leave a directory it made behind.
+        """
+        if self.format != "csv" or not self.path.parent.is_dir():
+            return None
+        return _StagedCopy(self.path)
 
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` to a fsynced temp file beside the target."""

@@ -308,3 +308,17 @@ def test_a_spill_that_cannot_be_written_says_so(
     assert Path(error["dataset"]).parent == tmp_path
     assert not out.exists()
     assert _leftovers(tmp_path) == []
+
+
+def test_a_failed_plain_run_leaves_no_directory_behind(tmp_path: Path) -> None:
+    """The copy is staged before the file is read; a run that then fails (a header
+    and nothing else) must not leave the output's directory it would have made."""
+    data = tmp_path / "in.csv"
+    data.write_text(HEADER)
+    out = tmp_path / "new" / "out.csv"
+    result = run_pipeline(
+        PipelineConfig(input_path=data, output_path=out, audit_path=tmp_path / "audit.jsonl")
+    )
+    assert not result.success
+    assert result.errors[0]["message"] == "the source holds no records (a header and nothing else)"
+    assert not out.parent.exists()
