@@ -106,14 +106,27 @@ def _run_native(plan: Plan, out: Execution, copy: StagedCopy | None) -> Executio
     """Read, prove and write a CSV in Polars' streaming engine alone; None when the
     file needs the chunked reader. ``copy``: the output's bytes, should the file's be
     them (its proof then runs alone first, with no output plan)."""
-    native = _NativeCsv.open(plan, out, copy)
-    if native is None:
+    source = plan.source
+    if not isinstance(source, FileSource):
         return None
-    with native:
-        done = _fused(plan, out, native) if copy is None else None
-        if done is not None:
-            return done
-        validated = native.validated()
+    try:
+        size: int | None = source.path.stat().st_size
+    except OSError:
+        size = None  # the read says why, in its own words
+    # The hashing thread reads every byte once: its progress is the read's.
+    with plan.progress.stage("read", size) as bar:
+        reported, source.on_bytes = source.on_bytes, bar.advance
+        try:
+            native = _NativeCsv.open(plan, out, copy)
+            if native is None:
+                return None
+            with native:
+                done = _fused(plan, out, native) if copy is None else None
+                if done is not None:
+                    return done
+                validated = native.validated()
+        finally:
+            source.on_bytes = reported  # a later reader of the file reports to its own stage
     if validated is None:
         return None
     return _transform_and_stage(plan, out, validated, copy=native.copied())

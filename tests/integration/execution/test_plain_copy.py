@@ -322,3 +322,36 @@ def test_a_failed_plain_run_leaves_no_directory_behind(tmp_path: Path) -> None:
     assert not result.success
     assert result.errors[0]["message"] == "the source holds no records (a header and nothing else)"
     assert not out.parent.exists()
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt"), [("batch", "csv"), ("batch", "parquet"), ("streaming", "csv")]
+)
+def test_a_streamed_read_reports_its_bytes_to_the_progress_display(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, fmt: str
+) -> None:
+    """The read stage of a file streamed by Polars shows its bytes, as batch mode's
+    read does (the hashing thread reads each byte once)."""
+    from contextlib import contextmanager
+
+    from pipeline.progress import ProgressReporter
+
+    stages: dict[str, list[int | None]] = {}
+
+    @contextmanager
+    def spy(self: Any, name: str, total: int | None = None) -> Any:
+        done = stages.setdefault(name, [total, 0])
+
+        class Stage:
+            def advance(self, amount: int) -> None:
+                done[1] = int(done[1] or 0) + amount
+
+        yield Stage()
+
+    monkeypatch.setattr(ProgressReporter, "stage", spy)
+    data = tmp_path / "in.csv"
+    data.write_text(HEADER + ROWS)
+    _run(data, tmp_path / f"out.{fmt}", mode)
+    size = data.stat().st_size
+    assert stages["read"] == [size, size]
+    assert "write" in stages
