@@ -65,7 +65,7 @@ def _input_schema(spec: PipelineSpec) -> pl.Schema:
         )
         return pl.Schema({name: pl.String for name in header})
     if isinstance(source, FileSource) and source.format == "parquet" and source.path.exists():
-        return pl.scan_parquet(source.path).collect_schema()
+        return pl.scan_parquet(source.path, glob=False).collect_schema()
     raise SpecError(
         "without a schema the input columns come from the source, which cannot be read now",
         dataset=source.location,

@@ -224,7 +224,7 @@ class _Accepted:
         if self.rows == 0:
             assert self.schema is not None
             return pl.DataFrame(schema=self.schema).lazy()
-        return pl.scan_parquet(self.path)
+        return pl.scan_parquet(self.path, glob=False)
 
 
 @dataclass(slots=True)

@@ -403,6 +403,7 @@ def _fast_read(path: Path, separator: str, header: list[str]) -> pl.DataFrame | 
     try:
         frame = pl.read_csv(
             path,
+            glob=False,  # a name holding [ ] * ? is this file, not a pattern for others
             has_header=True,
             separator=separator,
             infer_schema=False,
@@ -514,6 +515,7 @@ def scan_text_csv(path: Path, separator: str) -> pl.LazyFrame:
     """Polars' lazy CSV scan with every column as text and an Int64 ``_row_number``."""
     return pl.scan_csv(
         path,
+        glob=False,  # a name holding [ ] * ? is this file, not a pattern for others
         has_header=True,
         separator=separator,
         infer_schema=False,

@@ -193,7 +193,7 @@ class FileSource(Source):
     def _read_parquet(self) -> ReadResult:
         digest = sha256_file(self.path, on_block=self.on_bytes)
         try:
-            typed = pl.read_parquet(self.path)
+            typed = pl.read_parquet(self.path, glob=False)
         except pl.exceptions.PolarsError as exc:
             raise MalformedInputError(
                 f"the file is not a readable Parquet file ({type(exc).__name__})",
@@ -252,7 +252,7 @@ class _ParquetBatchRead(BatchRead):
         self.shape_ok = True
         self._records = 0
         try:
-            schema = pl.scan_parquet(path).collect_schema()
+            schema = pl.scan_parquet(path, glob=False).collect_schema()
         except pl.exceptions.PolarsError:
             raise MalformedInputError(
                 "the file is not a readable Parquet file",
@@ -264,7 +264,9 @@ class _ParquetBatchRead(BatchRead):
 
     def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
         offset = 1
-        for typed in pl.scan_parquet(self.path).collect_batches(chunk_size=self.batch_rows):
+        for typed in pl.scan_parquet(self.path, glob=False).collect_batches(
+            chunk_size=self.batch_rows
+        ):
             text = typed.with_columns(pl.all().cast(pl.String))
             text = text.select(
                 pl.int_range(offset, offset + typed.height, dtype=pl.Int64).alias(ROW_NUMBER),
@@ -451,7 +453,7 @@ class FileSink(Sink):
             if isinstance(counted, _WrittenRows):
                 records = counted.rows
             else:  # Parquet says in its footer
-                records = int(pl.scan_parquet(temp).select(pl.len()).collect().item())
+                records = int(pl.scan_parquet(temp, glob=False).select(pl.len()).collect().item())
         return _StagedFile(temp, self.path, digest, records)
 
 
