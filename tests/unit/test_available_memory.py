@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pipeline.execution import common
+
+GIB = 1 << 30
+
+
+def _fake_files(monkeypatch: pytest.MonkeyPatch, files: dict[str, str | None]) -> None:
+    """Serve the listed paths from ``files`` (None: missing); other paths stay real."""
+    real_open, real_read = Path.open, Path.read_text
+
+    def text(path: Path) -> str:
+        content = files[str(path)]
+        if content is None:
+            raise FileNotFoundError(path)
+        return content
+
+    def fake_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if str(self) in files:
+            return io.StringIO(text(self))
+        return real_open(self, *args, **kwargs)
+
+    def fake_read(self: Path, *args: Any, **kwargs: Any) -> str:
+        if str(self) in files:
+            return text(self)
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", fake_open)
+    monkeypatch.setattr(Path, "read_text", fake_read)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/meminfo")
@@ -18,21 +46,66 @@ def test_the_page_cache_the_kernel_would_give_back_counts_as_available() -> None
     available = int(fields["MemAvailable"].split()[0]) * 1024
     free = int(fields["MemFree"].split()[0]) * 1024
     measured = common.available_memory()
-    assert abs(measured - available) < 256 << 20  # read a moment apart
     assert measured >= free - (256 << 20)
+    room = common._cgroup_room()
+    assert abs(measured - (available if room is None else min(available, room))) < 256 << 20
 
 
-def test_without_meminfo_the_free_pages_are_the_estimate(
+MEMINFO = "MemTotal: 25165824 kB\nMemFree: 4194304 kB\nMemAvailable: 20971520 kB\n"
+
+
+@pytest.mark.parametrize(
+    ("cgroup", "limits", "expected"),
+    [
+        ("0::/\n", {"/sys/fs/cgroup/memory.max": "max"}, 20 * GIB),
+        ("0::/job\n", {"/sys/fs/cgroup/job/memory.max": str(4 * GIB)}, 3 * GIB),
+        (
+            "4:memory:/job\n",
+            {"/sys/fs/cgroup/memory/job/memory.limit_in_bytes": str(4 * GIB)},
+            3 * GIB,
+        ),
+        # A container sees its own group as the hierarchy's root.
+        (
+            "4:memory:/host/path\n",
+            {"/sys/fs/cgroup/memory/memory.limit_in_bytes": str(4 * GIB)},
+            3 * GIB,
+        ),
+        (
+            "4:memory:/\n",
+            {"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712"},
+            20 * GIB,
+        ),
+    ],
+)
+def test_a_cgroup_memory_limit_bounds_what_is_available(
+    monkeypatch: pytest.MonkeyPatch, cgroup: str, limits: dict[str, str], expected: int
+) -> None:
+    files: dict[str, str | None] = {
+        "/proc/meminfo": MEMINFO,
+        "/proc/self/cgroup": cgroup,
+        "/sys/fs/cgroup/memory.max": None,
+        "/sys/fs/cgroup/memory.current": str(GIB),
+        "/sys/fs/cgroup/job/memory.current": str(GIB),
+        "/sys/fs/cgroup/memory/job/memory.limit_in_bytes": None,
+        "/sys/fs/cgroup/memory/job/memory.usage_in_bytes": str(GIB),
+        "/sys/fs/cgroup/memory/host/path/memory.limit_in_bytes": None,
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes": None,
+        "/sys/fs/cgroup/memory/memory.usage_in_bytes": str(GIB),
+    }
+    files.update(limits)
+    _fake_files(monkeypatch, files)
+    assert common.available_memory() == expected
+
+
+def test_where_nothing_can_be_read_the_bounded_path_is_taken(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_open = Path.open
+    """macOS has no /proc and no SC_AVPHYS_PAGES (sysconf raises ValueError)."""
+    _fake_files(monkeypatch, {"/proc/meminfo": None, "/proc/self/cgroup": None})
 
-    def no_meminfo(self: Path, *args: object, **kwargs: object) -> object:
-        if str(self) == "/proc/meminfo":
-            raise FileNotFoundError(self)
-        return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+    def no_such_name(name: str) -> int:
+        raise ValueError(f"unrecognized configuration name {name!r}")
 
-    monkeypatch.setattr(Path, "open", no_meminfo)
-    free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    assert abs(common.available_memory() - free) < 256 << 20
-    assert common.large_for_memory(free) and not common.large_for_memory(free // 8)
+    monkeypatch.setattr(os, "sysconf", no_such_name)
+    assert common.available_memory() == 0
+    assert common.large_for_memory(1)  # stream, and keep the sink alone

@@ -47,18 +47,65 @@ def large_for_memory(size: int) -> bool:
 
 
 def available_memory() -> int:
-    """Bytes a process can take now without swapping: Linux's ``MemAvailable``, which
-    counts the page cache the kernel would give back. The free pages alone
+    """Bytes a process can take now without swapping or being killed: Linux's
+    ``MemAvailable``, which counts the page cache the kernel would give back, within
+    the room a cgroup (v2) memory limit leaves. The free pages alone
     (``SC_AVPHYS_PAGES``) shrink as files are read: after reading a 5 GiB file,
-    15 GiB of 22 looked free, and the same run chose another path."""
+    15 GiB of 22 looked free, and the same run chose another path. Where none of this
+    can be read (macOS has no ``SC_AVPHYS_PAGES``), 0: every choice made on it then
+    takes the path whose memory is bounded."""
+    available = _meminfo_available()
+    if available is None:
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return 0
+    room = _cgroup_room()
+    return available if room is None else min(available, room)
+
+
+def _meminfo_available() -> int | None:
     try:
         with Path("/proc/meminfo").open(encoding="ascii") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
-        pass  # not Linux, or an old kernel: the free pages are the estimate left
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        pass  # not Linux, or an old kernel
+    return None
+
+
+def _cgroup_room() -> int | None:
+    """What this process's cgroup memory limit still allows, or None without one.
+
+    Its usage counts the page cache too, so the room is underestimated: a choice
+    made on it errs towards the path whose memory is bounded.
+    """
+    try:
+        own = Path("/proc/self/cgroup").read_text(encoding="ascii").splitlines()
+    except OSError:
+        return None
+    for line in own:  # "0::/a/b" (v2), "4:memory:/a/b" (v1)
+        number, controllers, group = [*line.split(":", 2), "", ""][:3]
+        if number == "0" and not controllers:
+            files = ("memory.max", "memory.current")
+            roots = [Path("/sys/fs/cgroup") / group.lstrip("/"), Path("/sys/fs/cgroup")]
+        elif "memory" in controllers.split(","):
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes")
+            base = Path("/sys/fs/cgroup/memory")
+            roots = [base / group.lstrip("/"), base]  # a container sees its group as root
+        else:
+            continue
+        for folder in roots:
+            try:
+                limit = (folder / files[0]).read_text(encoding="ascii").strip()
+                used = int((folder / files[1]).read_text(encoding="ascii").strip())
+            except (OSError, ValueError):
+                continue
+            if limit == "max" or int(limit) >= 1 << 60:  # v1 writes "no limit" as ~2**63
+                return None
+            return max(int(limit) - used, 0)
+    return None
 
 
 @dataclass(slots=True)

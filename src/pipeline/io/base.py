@@ -316,7 +316,7 @@ class Sink(ABC):
 
     def open_copy(self) -> StagedCopy | None:
         """A staged file to receive a CSV source's bytes as they are read, where this sink
-        writes CSV files (a plain copy, see :func:`pipeline.execution.common.open_copy`);
+        writes CSV files (a plain copy, see :func:`pipeline.execution.streaming.run_plain`);
         else None."""
         return None
 
