@@ -142,9 +142,11 @@ class _Run:
             version = plan.source.version()
             try:
                 with plan.progress:
-                    if not run_plain(plan, self.exec):
-                        run = run_streaming if self.mode == "streaming" else run_batch
-                        run(plan, self.exec)
+                    plain = run_plain(plan, self.exec)
+                    if plain != "done" and self.mode == "streaming":
+                        run_streaming(plan, self.exec, native=plain == "not plain")
+                    elif plain != "done":
+                        run_batch(plan, self.exec)
             except Exception:
                 # A file cut short or rewritten under the reader fails in the reader's
                 # words (Polars: "failed to fill whole buffer", which read as a write

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -85,18 +85,22 @@ def plain_csv(plan: Plan) -> bool:
         return False  # an unreadable file: the read says so in its own words
 
 
-def run_plain(plan: Plan, out: Execution) -> bool:
-    """Run a :func:`plain_csv` plan, in any mode; False when the run is not one, or its
-    file turned out to need a reader that holds rows (ragged records: the exact
-    reader), and the mode's own path starts over (a second ``read started`` entry)."""
+Plain = Literal["done", "not plain", "needs the chunked reader"]
+
+
+def run_plain(plan: Plan, out: Execution) -> Plain:
+    """Run a :func:`plain_csv` plan, in any mode. Unless ``done``, the mode's own path
+    runs next; after ``needs the chunked reader`` (ragged records: the exact reader)
+    it starts over with a second ``read started`` entry, and streaming mode goes
+    straight to its chunked reader (see :func:`run_streaming`)."""
     if not plain_csv(plan):
-        return False
+        return "not plain"
     copy = plan.sink.open_copy()
     try:
         if _run_native(plan, out, copy) is None:
             out.reset()
-            return False
-        return True
+            return "needs the chunked reader"
+        return "done"
     finally:
         if copy is not None:
             copy.abort()  # a no-op once it became the staged output
@@ -129,12 +133,19 @@ def _run_native(plan: Plan, out: Execution, copy: StagedCopy | None) -> Executio
             source.on_bytes = reported  # a later reader of the file reports to its own stage
     if validated is None:
         return None
-    return _transform_and_stage(plan, out, validated, copy=native.copied())
+    copied = native.copied()
+    if copy is not None and copied is None:
+        copy.abort()  # not the output's bytes: its disk space is free before the write
+    return _transform_and_stage(plan, out, validated, copy=copied)
 
 
-def run_streaming(plan: Plan, out: Execution) -> Execution:
-    """Run every stage with memory bounded by the chunk size and Polars' streaming engine."""
-    done = _run_native(plan, out, None) if plan.model is None else None
+def run_streaming(plan: Plan, out: Execution, *, native: bool = True) -> Execution:
+    """Run every stage with memory bounded by the chunk size and Polars' streaming engine.
+
+    ``native=False``: the file is known to need the chunked reader (a plain run found
+    it ragged), so it is not read natively a second time.
+    """
+    done = _run_native(plan, out, None) if native and plan.model is None else None
     if done is not None:
         return done
     with _spill_dir(plan) as spill_dir:
@@ -289,8 +300,11 @@ class _NativeCsv:
         # fit in memory anyway; a larger one is proven in a pass of its own, and its
         # sink runs alone, with memory bounded by Polars' morsels.
         self.share_scan = not large_for_memory(source.path.stat().st_size)
-        self.copy = copy
-        self._copying = CsvCopy(copy.handle) if copy is not None else None
+        # A copy that cannot end as the output would cost a second copy of the file
+        # on disk while the output is written: only one that may is attempted.
+        worth = copy is not None and CsvCopy.worth_trying(source.path, self.header, separator)
+        self.copy = copy if worth else None
+        self._copying = CsvCopy(copy.handle) if copy is not None and worth else None
         self._scanning = self._pool.submit(
             scan_csv_bytes, source.path, separator, source.on_bytes, copy=self._copying
         )

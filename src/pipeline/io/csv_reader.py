@@ -127,10 +127,20 @@ class CsvCopy:
         with contextlib.suppress(OSError):
             self.handle.truncate(0)
 
+    @staticmethod
+    def worth_trying(path: Path, header: list[str], separator: str) -> bool:
+        """What can be told before reading: two or more columns separated by commas,
+        and an LF as the file's last byte. One column is left out: a blank line there
+        is an empty cell to the CSV format, which Polars skips on reading."""
+        if separator != "," or len(header) < 2:
+            return False
+        with path.open("rb") as handle:
+            handle.seek(-1, os.SEEK_END)  # not empty: the header was read
+            return handle.read(1) == b"\n"
+
     def complete(self, header: list[str], separator: str) -> bool:
         """Whether the whole file was copied and prints back as itself (given the shape
-        check held). One column is left out: a blank line there is an empty cell to the
-        CSV format, which Polars skips on reading."""
+        check held; see :meth:`worth_trying` for the rest)."""
         return self.intact and self.last == b"\n" and separator == "," and len(header) > 1
 
 
@@ -206,7 +216,18 @@ def scan_csv_bytes(
         if copy is not None:
             copy(block)
 
-    digest = sha256_file(path, on_block=on_bytes, inspect=count)
+    try:
+        digest = sha256_file(path, on_block=on_bytes, inspect=count)
+    except PermissionError:
+        raise  # the source says "permission denied" in its own words
+    except OSError as exc:
+        # A read error (EIO, a file removed from a network share) in the hashing thread
+        # surfaced as an "unexpected OSError".
+        raise InputError(
+            f"cannot read the file ({exc.strerror or exc})",
+            dataset=str(path),
+            hint="check the disk or share the file is on and run again; nothing was written",
+        ) from None
     return CsvScan(
         path, digest.sha256, digest.size, counts["separators"], counts["quotes"], lone_crs.count
     )

@@ -77,11 +77,12 @@ def _same_run(a: PipelineResult, b: PipelineResult) -> None:
     assert a.filtered_records == b.filtered_records
 
 
-def _read_modes(directory: Path) -> list[str | None]:
-    """How each read of the runs audited in ``directory`` went (batch names no mode)."""
+def _reads(directory: Path) -> list[tuple[str | None, bool | None]]:
+    """How each read of the runs audited in ``directory`` went: its mode and whether
+    record by record (batch names neither)."""
     entries = [json.loads(line) for line in (directory / "audit.jsonl").read_text().splitlines()]
     return [
-        e["details"].get("mode")
+        (e["details"].get("mode"), e["details"].get("exact"))
         for e in entries
         if e["stage"] == "read" and e["status"] == "started"
     ]
@@ -125,8 +126,8 @@ def test_a_plain_run_to_another_format_streams_in_batch_mode_with_the_same_bytes
     in_memory = _run(data, tmp_path / "b" / f"out.{fmt}", plain=False)
     assert copies == []
     _same_run(streamed, in_memory)
-    assert _read_modes(tmp_path / "a") == ["streaming"]
-    assert _read_modes(tmp_path / "b") == [None]  # read whole, in memory
+    assert _reads(tmp_path / "a") == [("streaming", False)]
+    assert _reads(tmp_path / "b") == [(None, None)]  # read whole, in memory
     assert evidence[0] == evidence[1]
     assert evidence[0]["output"] == PROVEN
     assert _leftovers(tmp_path / "a") == []
@@ -227,22 +228,57 @@ def test_bytes_that_would_not_print_back_are_written_by_polars(
     assert _leftovers(tmp_path / "a") == []
 
 
+@pytest.mark.parametrize(
+    ("mode", "reads"),
+    [
+        # The streamed attempt stopped at the shape check; batch read the file again.
+        ("batch", [("streaming", False), (None, None)]),
+        # Streaming goes straight to its chunked reader (not a second native read),
+        # which then finds the ragged record and reads record by record.
+        ("streaming", [("streaming", False), ("streaming", False), ("streaming", True)]),
+    ],
+)
 def test_a_ragged_file_is_read_again_by_the_modes_own_reader(
-    tmp_path: Path, copies: list[int]
+    tmp_path: Path, copies: list[int], mode: str, reads: list[tuple[str | None, bool | None]]
 ) -> None:
     data = tmp_path / "in.csv"
     data.write_text(HEADER + ROWS + "400,1\n" + "401,1,2024-01-01,y\n")
-    copied = _run(data, tmp_path / "a" / "out.csv", "batch")
-    written = _run(data, tmp_path / "b" / "out.csv", "batch", plain=False)
+    copied = _run(data, tmp_path / "a" / "out.csv", mode)
+    written = _run(data, tmp_path / "b" / "out.csv", mode, plain=False)
     assert copies == []
     _same_run(copied, written)
     assert copied.rejected_records == 1  # the short record, quarantined with its line
-    # The streamed attempt stopped at the shape check; batch mode read the file again.
-    assert _read_modes(tmp_path / "a") == ["streaming", None]
+    assert _reads(tmp_path / "a") == reads
     quarantine = pl.read_csv(tmp_path / "a" / "out.rejected.csv", infer_schema=False)
     assert quarantine["_row_number"].to_list() == ["400"]
     assert (tmp_path / "a" / "out.csv").read_bytes() == (tmp_path / "b" / "out.csv").read_bytes()
     assert _leftovers(tmp_path / "a") == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "id\n" + "".join(f"{i}\n" for i in range(1, 50)),  # one column
+        HEADER + ROWS.rstrip("\n"),  # no LF at the end
+    ],
+)
+def test_a_copy_that_could_not_be_kept_is_not_attempted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, copies: list[int]
+) -> None:
+    """Known before the read: attempted, it would hold a second copy of the file on
+    disk while the output is written."""
+    made: list[object] = []
+    original = streaming.CsvCopy.__init__
+
+    def spy(self: Any, handle: Any) -> None:
+        made.append(handle)
+        original(self, handle)
+
+    monkeypatch.setattr(streaming.CsvCopy, "__init__", spy)
+    data = tmp_path / "in.csv"
+    data.write_text(content)
+    _run(data, tmp_path / "out.csv")
+    assert made == [] and copies == []
 
 
 def test_a_copy_that_cannot_be_written_leaves_the_write_to_the_sink(
@@ -355,3 +391,37 @@ def test_a_streamed_read_reports_its_bytes_to_the_progress_display(
     size = data.stat().st_size
     assert stages["read"] == [size, size]
     assert "write" in stages
+
+
+@pytest.mark.parametrize(
+    ("mode", "plain"), [("batch", True), ("streaming", True), ("batch", False)]
+)
+def test_a_read_error_in_the_hashing_thread_is_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, plain: bool
+) -> None:
+    """EIO from the disk (or a share gone) while hashing was an 'unexpected OSError'."""
+    import pipeline.io.csv_reader as csv_reader
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(csv_reader, "sha256_file", failing)
+    if not plain:
+        monkeypatch.setattr(streaming, "plain_csv", lambda plan: False)
+    data = tmp_path / "in.csv"
+    data.write_text(HEADER + ROWS)
+    out = tmp_path / "out.csv"
+    result = run_pipeline(
+        PipelineConfig(
+            input_path=data,
+            output_path=out,
+            audit_path=tmp_path / "audit.jsonl",
+            mode=mode,  # type: ignore[arg-type]
+        )
+    )
+    assert not result.success
+    error = result.errors[0]
+    assert error["code"] == "InputError"
+    assert error["message"] == "cannot read the file (Input/output error)"
+    assert not out.exists()
+    assert _leftovers(tmp_path) == []

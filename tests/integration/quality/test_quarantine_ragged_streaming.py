@@ -11,6 +11,7 @@ were missing from the quarantine and the conservation check stopped the run.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -118,7 +119,11 @@ def _stops_as_changed(
     source = tmp_path / "in.csv"
     source.write_bytes(_claims(49, 0, 0))
     run = {"batch": runner.run_batch, "streaming": runner.run_streaming}[mode]
-    monkeypatch.setattr(runner, f"run_{mode}", lambda *args: change(source, run, args))
+    monkeypatch.setattr(
+        runner,
+        f"run_{mode}",
+        lambda *args, **kwargs: change(source, functools.partial(run, **kwargs), args),
+    )
     result = run_pipeline(load_spec(_spec(tmp_path, mode)))
     assert not result.success
     (error,) = result.errors
