@@ -312,6 +312,8 @@ class _NativeCsv:
         self.expected: dict[str, str] | None = None
         #: Columns proven on their texts the first rows did not hold (see TypeInferrer.novel).
         self.novel: dict[str, pl.Expr] = {}
+        #: Whether the proof parses every column (see _no_long_record).
+        self.every_column = False
 
     @classmethod
     def open(cls, plan: Plan, out: Execution, copy: StagedCopy | None) -> _NativeCsv | None:
@@ -340,6 +342,10 @@ class _NativeCsv:
             # A head: the in-memory engine stops after it (the streaming one starts up slower).
             head = native.lazy.head(HEAD_ROWS).collect(engine="in-memory")
             native.inferrer.prune(head, blank_is_null=True)
+            # Blank last cells already in the head: the proof parses every column in its
+            # pass rather than in one of its own afterwards (see _no_long_record).
+            last = head.get_column(native.header[-1])
+            native.every_column = bool(last.is_null().any() or (last == "").any())
             fusable = head.height > 0 and not _quoted_start(source.path, head)
         except pl.exceptions.PolarsError:
             native.close()
@@ -364,11 +370,18 @@ class _NativeCsv:
         self._pool.shutdown(wait=True)
 
     def queries(self) -> list[pl.LazyFrame]:
-        """The proof: one row (the row count, each used column's type aggregates), then
-        the texts still to prove of each column in ``novel`` (a few rows each)."""
+        """The proof: one row (the row count, the last column's blank cells, each used
+        column's type aggregates), then the texts still to prove of each column in
+        ``novel`` (a few rows each)."""
         aggregates = self.inferrer.aggregates(self.header, blank_is_null=True, apart=self.novel)
+        last = pl.col(self.header[-1])
+        shape = [(last.is_null() | (last == "")).sum().alias("\x00blank last")]
+        if self.every_column:
+            # Polars refuses a record longer than the header only when it parses every
+            # column; a projection of some is silent (see settle).
+            shape += [pl.col(c).null_count().alias(f"\x00parsed {c}") for c in self.header]
         return [
-            self.base.select(pl.len().alias("\x00rows"), *aggregates),
+            self.base.select(pl.len().alias("\x00rows"), *shape, *aggregates),
             *(self.base.select(expr) for expr in self.novel.values()),
         ]
 
@@ -401,7 +414,9 @@ class _NativeCsv:
                 .item()
                 or 0
             )
-        if not shape_holds(scan, self.header, rows, inside, self.separator):
+        if not shape_holds(scan, self.header, rows, inside, self.separator) or not (
+            self.every_column or not row["\x00blank last"] or self._no_long_record()
+        ):
             self.settled = False
             return False
         self.inferrer.absorb(row)
@@ -421,6 +436,21 @@ class _NativeCsv:
             details={"engine": "inference", "rejected": 0},
         )
         self.settled = True
+        return True
+
+    def _no_long_record(self) -> bool:
+        """Parse every column once: whether Polars finds no record longer than the header.
+
+        The separator count catches a short or a long record, but not one of each:
+        their missing and extra separators cancel. A short record is padded with
+        blanks, so a last column with no blank cell rules one out; with blanks (an
+        optional last field, or padding), a long record must be ruled out, and only
+        a parse of every column makes Polars refuse one.
+        """
+        try:
+            self.lazy.select(pl.all().null_count()).collect(engine="streaming")
+        except pl.exceptions.PolarsError:
+            return False
         return True
 
     def copied(self) -> StagedCopy | None:

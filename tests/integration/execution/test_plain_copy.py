@@ -425,3 +425,71 @@ def test_a_read_error_in_the_hashing_thread_is_an_input_error(
     assert error["message"] == "cannot read the file (Input/output error)"
     assert not out.exists()
     assert _leftovers(tmp_path) == []
+
+
+def _short_and_long(blank_in_head: bool) -> str:
+    """A short and a long record after the first rows, whose missing and extra
+    separators cancel in the file's separator count."""
+    rows = [
+        f"C{i},M{i},{i}.00,{'' if blank_in_head and i % 3 == 0 else 'P'}\n" for i in range(15_000)
+    ]
+    rows[5_000] = "C9001,M9001,12.00\n"  # one field short
+    rows[10_000] = "C9002,M9002,13.00,late,resubmitted\n"  # one field long
+    return "claim,member,amount,plan\n" + "".join(rows)
+
+
+@pytest.mark.parametrize("blank_in_head", [False, True])
+@pytest.mark.parametrize(
+    ("mode", "fmt", "steps"),
+    [
+        ("batch", "csv", None),  # the plain copy
+        ("batch", "parquet", None),  # a plain run streaming every column to its sink
+        ("streaming", "csv", [{"kind": "select", "select": ["claim", "amount"]}]),
+    ],
+)
+def test_a_short_and_a_long_record_that_cancel_out_are_both_quarantined(
+    tmp_path: Path,
+    blank_in_head: bool,
+    mode: str,
+    fmt: str,
+    steps: list[dict[str, Any]] | None,
+    copies: list[int],
+) -> None:
+    """Found by review: the separator count balanced, the proof parsed only some
+    columns (Polars is silent about a long record then), and the copy published both
+    malformed records with none rejected."""
+    from pipeline.spec import PipelineSpec
+
+    data = tmp_path / "in.csv"
+    data.write_text(_short_and_long(blank_in_head))
+
+    def spec(folder: str) -> PipelineSpec:
+        return PipelineSpec.model_validate(
+            {
+                "version": 1,
+                "name": "ragged",
+                "mode": mode,
+                "source": {"uri": str(data)},
+                "steps": steps or [],
+                "sink": {"uri": str(tmp_path / folder / f"out.{fmt}")},
+                "audit": {"path": str(tmp_path / folder / "audit.jsonl")},
+            }
+        )
+
+    result = run_pipeline(spec("a"))
+    assert result.success, result.errors
+    assert copies == []
+    assert (result.input_records, result.output_records, result.rejected_records) == (
+        15_000,
+        14_998,
+        2,
+    )
+    quarantine = pl.read_csv(tmp_path / "a" / "out.rejected.csv", infer_schema=False)
+    assert quarantine["_row_number"].to_list() == ["5001", "10001"]
+    original = streaming.plain_csv
+    streaming.plain_csv = lambda plan: False  # type: ignore[assignment]
+    try:
+        reference = run_pipeline(spec("b").model_copy(update={"mode": "batch"}))
+    finally:
+        streaming.plain_csv = original  # type: ignore[assignment]
+    assert reference.output_hash == result.output_hash
