@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from pipeline import quarantine as q
-from pipeline.errors import OutputError, PipelineError
+from pipeline.errors import InputError, OutputError, PipelineError
 from pipeline.execution.batch import check_not_empty, log_read_completed, log_validate_started
 from pipeline.execution.common import (
     Execution,
@@ -121,11 +121,17 @@ def _run_native(plan: Plan, out: Execution, copy: StagedCopy | None) -> Executio
     with plan.progress.stage("read", size) as bar:
         reported, source.on_bytes = source.on_bytes, bar.advance
         try:
-            native = _NativeCsv.open(plan, out, copy)
+            try:
+                native = _NativeCsv.open(plan, out, copy)
+            except PermissionError:
+                raise InputError(  # in the words the batch reader uses
+                    "the input file cannot be read (permission denied)", dataset=source.location
+                ) from None
             if native is None:
                 return None
             with native:
-                done = _fused(plan, out, native) if copy is None else None
+                # (native.copy: None too when the copy could never be kept)
+                done = _fused(plan, out, native) if native.copy is None else None
                 if done is not None:
                     return done
                 validated = native.validated()

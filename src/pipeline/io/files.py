@@ -98,7 +98,9 @@ class FileSource(Source):
             st = self.path.stat()
         except OSError:
             return None  # missing or unreadable: the read says so in its own words
-        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        # ctime too: a same-size rewrite can put the modification time back (os.utime,
+        # touch -r, rsync -t), but nothing outside the kernel sets the change time.
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def read(self, *, options: dict[str, Any] | None = None) -> ReadResult:
         """Read the file; raise :class:`InputError` naming the file when it cannot be."""

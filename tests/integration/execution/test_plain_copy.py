@@ -275,10 +275,19 @@ def test_a_copy_that_could_not_be_kept_is_not_attempted(
         original(self, handle)
 
     monkeypatch.setattr(streaming.CsvCopy, "__init__", spy)
+    proofs: list[bool] = []
+    stage = streaming._transform_and_stage
+
+    def one_pass(*args: Any, **kwargs: Any) -> Any:
+        proofs.append(kwargs.get("proof") is not None)
+        return stage(*args, **kwargs)
+
+    monkeypatch.setattr(streaming, "_transform_and_stage", one_pass)
     data = tmp_path / "in.csv"
     data.write_text(content)
     _run(data, tmp_path / "out.csv")
     assert made == [] and copies == []
+    assert proofs == [True]  # and the run took the one pass a non-copy run takes
 
 
 def test_a_copy_that_cannot_be_written_leaves_the_write_to_the_sink(
@@ -493,3 +502,28 @@ def test_a_short_and_a_long_record_that_cancel_out_are_both_quarantined(
     finally:
         streaming.plain_csv = original  # type: ignore[assignment]
     assert reference.output_hash == result.output_hash
+
+
+def test_an_unreadable_input_streamed_says_permission_denied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The streamed read opened the file before any reader that words the error (as
+    root, chmod 000 does not stop a read, so the refusal is simulated)."""
+
+    def refused(*args: Any) -> Any:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(streaming, "read_header", refused)
+    data = tmp_path / "in.csv"
+    data.write_text(HEADER + ROWS)
+    result = run_pipeline(
+        PipelineConfig(
+            input_path=data,
+            output_path=tmp_path / "out.csv",
+            audit_path=tmp_path / "audit.jsonl",
+            mode="streaming",
+        )
+    )
+    assert not result.success
+    assert result.errors[0]["code"] == "InputError"
+    assert result.errors[0]["message"] == "the input file cannot be read (permission denied)"

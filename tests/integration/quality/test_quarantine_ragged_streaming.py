@@ -158,3 +158,26 @@ def test_an_input_cut_short_under_the_reader_is_reported_as_changed(
         raise OSError("failed to fill whole buffer")  # what the reader then says
 
     _stops_as_changed(tmp_path, monkeypatch, mode, cut_under_the_reader)
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_a_same_size_rewrite_with_its_modification_time_put_back_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Found by review: (inode, size, mtime) missed a rewrite in place whose mtime was
+    restored (os.utime, touch -r, rsync -t); nothing outside the kernel sets ctime."""
+    import os
+    import time
+
+    def rewritten_in_place(source: Path, run: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        done = run(*args)
+        before = source.stat()
+        time.sleep(0.01)  # a change time the clock can tell apart
+        with source.open("r+b") as handle:  # same inode, same size, one value changed
+            data = handle.read()
+            handle.seek(0)
+            handle.write(data.replace(b"\n7,49\n", b"\n7,48\n"))
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+        return done
+
+    _stops_as_changed(tmp_path, monkeypatch, mode, rewritten_in_place)
