@@ -286,6 +286,10 @@ class _Run:
                 if staged_out is not None and not (over or gate):
                     pending, staged_out = staged_out, None
                     self._publish(pending, "output_hash")
+                if not (over or gate):
+                    # Under the lock: concurrent runs to one output log their writes in
+                    # the order they published, so the last entry names the file in place.
+                    self._log_written()
         finally:
             for unpublished in (staged_out, staged_q):
                 if unpublished is not None:
@@ -305,6 +309,10 @@ class _Run:
                 "output was not written",
                 dataset=redact(str(self.config.input_path)),
             )
+
+    def _log_written(self) -> None:
+        ex = self.exec
+        assert self.plan is not None
         self.log(
             "write",
             self.plan.sink.action,

@@ -527,3 +527,41 @@ def test_an_unreadable_input_streamed_says_permission_denied(
     assert not result.success
     assert result.errors[0]["code"] == "InputError"
     assert result.errors[0]["message"] == "the input file cannot be read (permission denied)"
+
+
+def test_the_write_is_logged_while_the_output_is_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: logged after the lock was released, two runs to one output
+    could log their writes in another order than they published them, so the last
+    write entry need not name the file in place."""
+    import contextlib
+
+    import pipeline.runner as runner
+
+    held: list[bool] = []
+    logged: list[bool] = []
+    lock = runner.commit_lock
+
+    @contextlib.contextmanager
+    def watched(target: Any) -> Any:
+        with lock(target):
+            held.append(True)
+            try:
+                yield
+            finally:
+                held.pop()
+
+    original = runner._Run.log
+
+    def spy(self: Any, stage: str, action: str, status: str, **kwargs: Any) -> Any:
+        if stage == "write" and status == "completed":
+            logged.append(bool(held))
+        return original(self, stage, action, status, **kwargs)
+
+    monkeypatch.setattr(runner, "commit_lock", watched)
+    monkeypatch.setattr(runner._Run, "log", spy)
+    data = tmp_path / "in.csv"
+    data.write_text(HEADER + ROWS)
+    _run(data, tmp_path / "out.csv")
+    assert logged == [True]
