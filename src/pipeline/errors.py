@@ -31,6 +31,7 @@ __all__ = [
     "ConfigError",
     "InputError",
     "InternalError",
+    "InterruptedRunError",
     "LineageError",
     "MalformedInputError",
     "MissingExtraError",
@@ -194,6 +195,13 @@ class InternalError(PipelineError):
     """An unexpected exception inside a run; its text is withheld from evidence."""
 
     default_hint = "run again with --debug for the traceback and report it; nothing was written"
+
+
+class InterruptedRunError(PipelineError):
+    """A run stopped by SIGINT (Ctrl-C) or, from the CLI, SIGTERM before it finished."""
+
+    exit_code = 130  # the shell's code for a run ended by SIGINT
+    default_hint = "nothing the run had staged was published; run it again"
 
 
 def error_for_code(code: str) -> type[PipelineError]:

@@ -23,6 +23,7 @@ from pipeline.context import RunContext, format_timestamp, utc_now
 from pipeline.errors import (
     ConfigError,
     InternalError,
+    InterruptedRunError,
     NotDurableError,
     PipelineError,
     QualityGateError,
@@ -42,7 +43,9 @@ from pipeline.schema import load_model
 from pipeline.spec import PipelineConfig, PipelineSpec
 from pipeline.steps import compile_steps
 
-__all__ = ["RunOutcome", "execute", "resolve_mode", "run_pipeline"]
+__all__ = ["INTERRUPTED", "RunOutcome", "execute", "resolve_mode", "run_pipeline"]
+
+INTERRUPTED = "the run was interrupted (SIGINT or SIGTERM) before it finished"
 
 
 def run_pipeline(config: PipelineConfig | PipelineSpec) -> PipelineResult:
@@ -159,6 +162,12 @@ class _Run:
             self._record_lineage()
         except PipelineError as error:
             return self._fail(error)
+        except KeyboardInterrupt:
+            # SIGINT (or SIGTERM, which the CLI turns into one): the audit log says the run
+            # stopped and what it had published (nothing, unless the commit was done),
+            # then the interrupt goes on to the caller.
+            self._fail(InterruptedRunError(INTERRUPTED))
+            raise
         except Exception as exc:
             # Library exception texts can quote cell values: only the type enters evidence.
             internal = InternalError(f"unexpected {type(exc).__name__} in the {self.stage} stage")

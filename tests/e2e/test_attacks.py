@@ -974,3 +974,59 @@ def test_full_disk(tmp_path: Path, where: str) -> None:
         assert "audit" in done.stderr.lower()
     check = verify(audit)
     assert check.returncode == 0, check.stderr
+
+
+SLOW_STEP = """
+import time
+
+def slow(lf):
+    time.sleep(60)  # the test stops the run long before this ends
+    return lf
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_run_records_it_and_publishes_nothing(tmp_path: Path, sig: int) -> None:
+    """SIGTERM (a scheduler stopping the job) killed the CLI with no entry saying the
+    run had failed and its staged files left behind; SIGINT left no entry either."""
+    (tmp_path / "slowsteps.py").write_text(SLOW_STEP)
+    (tmp_path / "in.csv").write_text("id,name\n" + "".join(f"{i},n{i}\n" for i in range(100)))
+    out = tmp_path / "out" / "o.csv"
+    out.parent.mkdir()
+    out.write_text("previous\n")
+    audit = tmp_path / "audit.jsonl"
+    (tmp_path / "spec.yaml").write_text(
+        "version: 1\nname: stopped\nsource: {uri: in.csv}\n"
+        "steps:\n  - python: slowsteps:slow\n"
+        f"sink: {{uri: {out}}}\naudit: {{path: {audit}}}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from pipeline.cli import main; main()", "run", "spec.yaml"],
+        cwd=tmp_path,
+        env=_env([tmp_path]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(
+            e["stage"] == "transform" and e["status"] == "started"
+            for e in (entries(audit) if audit.exists() else [])
+        ):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr.startswith("error: the run was interrupted (SIGINT or SIGTERM)")
+    assert "Traceback" not in stderr
+    failed = entries(audit)[-1]
+    assert failed["status"] == "failed"
+    assert failed["details"]["error"] == "InterruptedRunError"
+    assert failed["details"]["output_written"] is False
+    assert out.read_text() == "previous\n"
+    assert hidden_leftovers(out.parent) == []
+    assert verify(audit).returncode == 0

@@ -8,6 +8,7 @@ function; this module only assembles them. The seed README's bare form
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -47,4 +48,12 @@ def _with_implicit_run(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point (``pipeline``)."""
     args = _with_implicit_run(sys.argv[1:] if argv is None else argv)
+    # SIGTERM (a scheduler stopping the job) ends a run as Ctrl-C does: its staged files
+    # are removed and the audit log records the failure. Only the CLI owns the process's
+    # signals; the library leaves them alone.
+    signal.signal(signal.SIGTERM, _interrupt)
     app(args=args, prog_name="pipeline")
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt

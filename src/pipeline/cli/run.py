@@ -11,9 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.cli.render import emit_json, fail, parse_as_of, stderr, styled
-from pipeline.errors import ConfigError, PipelineError, error_for_code
+from pipeline.errors import ConfigError, InterruptedRunError, PipelineError, error_for_code
 from pipeline.result import PipelineResult
-from pipeline.runner import execute
+from pipeline.runner import INTERRUPTED, execute
 from pipeline.spec import PipelineConfig
 from pipeline.spec_loader import load_spec
 
@@ -194,6 +194,10 @@ def run(
         outcome = execute(config)
     except PipelineError as error:
         raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None
+    except KeyboardInterrupt:
+        # The run logged its failure; say so in one paragraph, not a traceback.
+        stopped = InterruptedRunError(INTERRUPTED)
+        raise typer.Exit(fail(stopped, debug=False, as_json=as_json)) from None
     result = outcome.result
     if as_json:
         emit_json(result.model_dump(mode="json"))
