@@ -59,6 +59,17 @@ MEMINFO = "MemTotal: 25165824 kB\nMemFree: 4194304 kB\nMemAvailable: 20971520 kB
     [
         ("0::/\n", {"/sys/fs/cgroup/memory.max": "max"}, 20 * GIB),
         ("0::/job\n", {"/sys/fs/cgroup/job/memory.max": str(4 * GIB)}, 3 * GIB),
+        # The limit set on a parent (a systemd slice) binds its groups too.
+        (
+            "0::/slice/job\n",
+            {
+                "/sys/fs/cgroup/slice/job/memory.max": "max",
+                "/sys/fs/cgroup/slice/job/memory.current": str(GIB),
+                "/sys/fs/cgroup/slice/memory.max": str(4 * GIB),
+                "/sys/fs/cgroup/slice/memory.current": str(2 * GIB),
+            },
+            2 * GIB,
+        ),
         (
             "4:memory:/job\n",
             {"/sys/fs/cgroup/memory/job/memory.limit_in_bytes": str(4 * GIB)},

@@ -76,36 +76,40 @@ def _meminfo_available() -> int | None:
 
 
 def _cgroup_room() -> int | None:
-    """What this process's cgroup memory limit still allows, or None without one.
+    """What the memory limits of this process's cgroup and its ancestors still allow
+    (the tightest), or None without a limit.
 
-    Its usage counts the page cache too, so the room is underestimated: a choice
-    made on it errs towards the path whose memory is bounded.
+    Usage counts the page cache too, so the room is underestimated: a choice made on
+    it errs towards the path whose memory is bounded.
     """
     try:
         own = Path("/proc/self/cgroup").read_text(encoding="ascii").splitlines()
     except OSError:
         return None
+    rooms: list[int] = []
     for line in own:  # "0::/a/b" (v2), "4:memory:/a/b" (v1)
         number, controllers, group = [*line.split(":", 2), "", ""][:3]
         if number == "0" and not controllers:
-            files = ("memory.max", "memory.current")
-            roots = [Path("/sys/fs/cgroup") / group.lstrip("/"), Path("/sys/fs/cgroup")]
+            base, files = Path("/sys/fs/cgroup"), ("memory.max", "memory.current")
         elif "memory" in controllers.split(","):
-            files = ("memory.limit_in_bytes", "memory.usage_in_bytes")
             base = Path("/sys/fs/cgroup/memory")
-            roots = [base / group.lstrip("/"), base]  # a container sees its group as root
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes")
         else:
             continue
-        for folder in roots:
+        # The group and each ancestor (a systemd slice may hold the limit); a container
+        # sees its own group as the hierarchy's root, which is among them.
+        folder = base / group.lstrip("/")
+        for level in (folder, *folder.parents):
+            if not level.is_relative_to(base):
+                break
             try:
-                limit = (folder / files[0]).read_text(encoding="ascii").strip()
-                used = int((folder / files[1]).read_text(encoding="ascii").strip())
+                limit = (level / files[0]).read_text(encoding="ascii").strip()
+                used = int((level / files[1]).read_text(encoding="ascii").strip())
             except (OSError, ValueError):
                 continue
-            if limit == "max" or int(limit) >= 1 << 60:  # v1 writes "no limit" as ~2**63
-                return None
-            return max(int(limit) - used, 0)
-    return None
+            if limit != "max" and int(limit) < 1 << 60:  # v1 writes "no limit" as ~2**63
+                rooms.append(max(int(limit) - used, 0))
+    return min(rooms) if rooms else None
 
 
 @dataclass(slots=True)
