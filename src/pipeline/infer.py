@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 
 import polars as pl
 
-__all__ = ["TypeInferrer", "infer_types"]
+__all__ = ["TypeInferrer", "infer_types", "missing"]
 
 _SAMPLE = 2_000
 
@@ -64,7 +64,7 @@ def _back(expr: pl.Expr, kind: str) -> pl.Expr:
     return expr.cast(pl.String)
 
 
-def _missing(col: pl.Expr, *, blank_is_null: bool) -> pl.Expr:
+def missing(col: pl.Expr, *, blank_is_null: bool) -> pl.Expr:
     """True where a value is missing (null, and "" too for a CSV read with quotes)."""
     return (col.is_null() | (col == "")) if blank_is_null else col.is_null()
 
@@ -154,20 +154,20 @@ class TypeInferrer:
         :meth:`novel` instead (only "seen" is asked of them here).
         """
 
-        def missing(col: pl.Expr) -> pl.Expr:
-            return _missing(col, blank_is_null=blank_is_null)
+        def absent(col: pl.Expr) -> pl.Expr:
+            return missing(col, blank_is_null=blank_is_null)
 
         # Only a column with a candidate left needs "seen" (an all-null column stays
         # text); asking nothing of the others lets a lazy CSV scan skip parsing them.
         alive = [c for c in text if any(self._fits[c].values())]
-        exprs = [(~missing(pl.col(c))).any().alias(f"{c}\x00seen") for c in alive]
+        exprs = [(~absent(pl.col(c))).any().alias(f"{c}\x00seen") for c in alive]
         if sample:
             exprs += [pl.col(c).n_unique().alias(f"{c}\x00distinct") for c in alive]
         for _dtype, kind in _CANDIDATES:
             for c in text:
                 if self._fits[c][kind] and c not in apart:
                     few = not sample and self._few(c)
-                    fit = _all_fit(pl.col(c), kind, missing, few=few, eager=eager)
+                    fit = _all_fit(pl.col(c), kind, absent, few=few, eager=eager)
                     exprs.append(fit.alias(f"{c}\x00{kind}"))
         return exprs
 
@@ -190,7 +190,7 @@ class TypeInferrer:
             if not any(self._fits[c].values()):
                 continue  # text already
             col = pl.col(c)
-            unseen = ~_missing(col, blank_is_null=blank_is_null) & ~col.is_in(known.implode())
+            unseen = ~missing(col, blank_is_null=blank_is_null) & ~col.is_in(known.implode())
             # maintain_order: the texts come back in the same order in every run.
             wanted[c] = col.filter(unseen).unique(maintain_order=True)
         return wanted

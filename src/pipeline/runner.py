@@ -146,10 +146,11 @@ class _Run:
             try:
                 with plan.progress:
                     plain = run_plain(plan, self.exec)
-                    if plain != "done" and self.mode == "streaming":
-                        run_streaming(plan, self.exec, native=plain == "not plain")
-                    elif plain != "done":
-                        run_batch(plan, self.exec)
+                    if plain != "done":
+                        if self.mode == "streaming":
+                            run_streaming(plan, self.exec, native=plain == "not plain")
+                        else:
+                            run_batch(plan, self.exec)
             except Exception:
                 # A file cut short or rewritten under the reader fails in the reader's
                 # words (Polars: "failed to fill whole buffer", which read as a write

@@ -37,6 +37,7 @@ from pipeline.execution.common import (
     validate_frame,
 )
 from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_quality
+from pipeline.infer import missing
 from pipeline.io.atomic import owned_name, sweep_orphans
 from pipeline.io.base import ROW_NUMBER, StagedCopy, empty_text, input_changed
 from pipeline.io.csv_reader import (
@@ -308,9 +309,10 @@ class _NativeCsv:
         self.share_scan = not large_for_memory(source.path.stat().st_size)
         # A copy that cannot end as the output would cost a second copy of the file
         # on disk while the output is written: only one that may is attempted.
-        worth = copy is not None and CsvCopy.worth_trying(source.path, self.header, separator)
-        self.copy = copy if worth else None
-        self._copying = CsvCopy(copy.handle) if copy is not None and worth else None
+        if copy is not None and not CsvCopy.worth_trying(source.path, self.header, separator):
+            copy = None
+        self.copy = copy
+        self._copying = CsvCopy(copy.handle) if copy is not None else None
         self._scanning = self._pool.submit(
             scan_csv_bytes, source.path, separator, source.on_bytes, copy=self._copying
         )
@@ -350,8 +352,7 @@ class _NativeCsv:
             native.inferrer.prune(head, blank_is_null=True)
             # Blank last cells already in the head: the proof parses every column in its
             # pass rather than in one of its own afterwards (see _no_long_record).
-            last = head.get_column(native.header[-1])
-            native.every_column = bool(last.is_null().any() or (last == "").any())
+            native.every_column = bool(head.select(native.blank_last().any()).item())
             fusable = head.height > 0 and not _quoted_start(source.path, head)
         except pl.exceptions.PolarsError:
             native.close()
@@ -380,8 +381,7 @@ class _NativeCsv:
         column's type aggregates), then the texts still to prove of each column in
         ``novel`` (a few rows each)."""
         aggregates = self.inferrer.aggregates(self.header, blank_is_null=True, apart=self.novel)
-        last = pl.col(self.header[-1])
-        shape = [(last.is_null() | (last == "")).sum().alias("\x00blank last")]
+        shape = [self.blank_last().sum().alias("\x00blank last")]
         if self.every_column:
             # Polars refuses a record longer than the header only when it parses every
             # column; a projection of some is silent (see settle).
@@ -420,9 +420,12 @@ class _NativeCsv:
                 .item()
                 or 0
             )
-        if not shape_holds(scan, self.header, rows, inside, self.separator) or not (
+        # The record-wide parse (_no_long_record) only once the count holds, and only when
+        # the proof did not parse every column already and a short record could hide.
+        shaped = shape_holds(scan, self.header, rows, inside, self.separator) and (
             self.every_column or not row["\x00blank last"] or self._no_long_record()
-        ):
+        )
+        if not shaped:
             self.settled = False
             return False
         self.inferrer.absorb(row)
@@ -444,6 +447,11 @@ class _NativeCsv:
         self.settled = True
         return True
 
+    def blank_last(self) -> pl.Expr:
+        """Where the last column's cell is blank: an empty last field, or a short record's
+        padding (see _no_long_record)."""
+        return missing(pl.col(self.header[-1]), blank_is_null=True)
+
     def _no_long_record(self) -> bool:
         """Parse every column once: whether Polars finds no record longer than the header.
 
@@ -464,7 +472,7 @@ class _NativeCsv:
         if self._copying is None or not self.settled or self.quoted:
             return None
         self._scanning.result()  # the copy is written by the hashing thread
-        return self.copy if self._copying.complete(self.header, self.separator) else None
+        return self.copy if self._copying.complete else None
 
     def held(self) -> bool:
         """Whether the proof confirmed the prediction the fused pass was planned on."""

@@ -33,7 +33,7 @@ from typing import BinaryIO
 import polars as pl
 
 from pipeline.errors import InputError, MalformedInputError
-from pipeline.hashing import BLOCK_SIZE, Inspector, sha256_file
+from pipeline.hashing import BLOCK_SIZE, sha256_file
 from pipeline.io.base import ROW_NUMBER, MalformedRow, check_column_names, empty_text
 
 __all__ = [
@@ -108,10 +108,12 @@ class CsvCopy:
         self.started = False
         self.last = b""
 
-    def __call__(self, block: bytes | bytearray) -> None:
+    def __call__(self, block: bytes | bytearray, *, quoted: bool, cr: bool) -> None:
+        """Copy ``block``; ``quoted`` and ``cr``: whether it holds a quote or a CR (the
+        scan that hands it over has looked already)."""
         if not self.intact:
             return
-        if b'"' in block or b"\r" in block or (not self.started and block.startswith(_BOM)):
+        if quoted or cr or (not self.started and block.startswith(_BOM)):
             self._end()
             return
         self.started = True
@@ -138,10 +140,11 @@ class CsvCopy:
             handle.seek(-1, os.SEEK_END)  # not empty: the header was read
             return handle.read(1) == b"\n"
 
-    def complete(self, header: list[str], separator: str) -> bool:
+    @property
+    def complete(self) -> bool:
         """Whether the whole file was copied and prints back as itself (given the shape
-        check held; see :meth:`worth_trying` for the rest)."""
-        return self.intact and self.last == b"\n" and separator == "," and len(header) > 1
+        check held, and :meth:`worth_trying` before the copy began)."""
+        return self.intact and self.last == b"\n"
 
 
 class _LoneCrs:
@@ -155,12 +158,15 @@ class _LoneCrs:
         self.count = 0
         self.previous = b""
 
-    def __call__(self, block: bytes | bytearray) -> None:
+    def __call__(self, block: bytes | bytearray) -> bool:
+        """Count ``block``'s lone CRs; whether it holds any CR at all."""
         if self.previous == b"\r" and block[:1] == b"\n":
             self.count -= 1  # the CR ending the previous block was half of a CRLF
-        if b"\r" in block:
+        cr = b"\r" in block
+        if cr:
             self.count += block.count(b"\r") - block.count(b"\r\n")
         self.previous = bytes(block[-1:])
+        return cr
 
 
 def count_byte(block: bytes | bytearray | memoryview, needle: bytes, *, before: int) -> int:
@@ -195,7 +201,7 @@ def scan_csv_bytes(
     separator: str,
     on_bytes: Callable[[int], None] | None = None,
     *,
-    copy: Inspector | None = None,
+    copy: CsvCopy | None = None,
 ) -> CsvScan:
     """Hash the file in 1 MiB blocks, counting separators, quotes and lone CRs in the same
     pass (and handing each block to ``copy``)."""
@@ -209,12 +215,13 @@ def scan_csv_bytes(
 
     def count(block: bytes | bytearray) -> None:
         counts["separators"] += count_byte(block, sep, before=counts["before"])
-        if b'"' in block:  # memchr first, as for CRs: most files hold no quote
+        quoted = b'"' in block  # memchr first, as for CRs: most files hold no quote
+        if quoted:
             counts["quotes"] += count_byte(block, b'"', before=counts["before"])
         counts["before"] += len(block)
-        lone_crs(block)
+        cr = lone_crs(block)
         if copy is not None:
-            copy(block)
+            copy(block, quoted=quoted, cr=cr)
 
     try:
         digest = sha256_file(path, on_block=on_bytes, inspect=count)

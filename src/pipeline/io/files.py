@@ -345,24 +345,22 @@ class _StagedCopy(StagedCopy):
             raise write_failed(target, exc) from None
 
     def finish(self, digest: str, size: int, records: int) -> StagedWrite:
-        self.finished = True  # the staged write owns the temp file from here
         try:
             self.handle.flush()
             os.fsync(self.handle.fileno())
             self.handle.close()
             written = self.temp.stat().st_size
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                self.handle.close()
-            self.temp.unlink(missing_ok=True)
+            self.abort()
             raise write_failed(self.target, exc) from None
         if written != size:  # cannot happen unless another process wrote to our temp
-            self.temp.unlink(missing_ok=True)
+            self.abort()
             raise OutputError(
                 f"the staged copy holds {written} bytes where {size} were written",
                 dataset=str(self.target),
                 hint="another process wrote to the output's temporary file; run again",
             )
+        self.finished = True  # the staged write owns the temp file from here
         return _StagedFile(self.temp, self.target, FileDigest(digest, size), records)
 
     def abort(self) -> None:

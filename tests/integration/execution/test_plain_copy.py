@@ -299,7 +299,7 @@ def test_a_copy_that_cannot_be_written_leaves_the_write_to_the_sink(
     writes: list[int] = []
     original = streaming.CsvCopy.__call__
 
-    def failing(self: Any, block: bytes) -> None:
+    def failing(self: Any, block: bytes, **flags: bool) -> None:
         writes.append(len(block))
         handle = self.handle
 
@@ -312,7 +312,7 @@ def test_a_copy_that_cannot_be_written_leaves_the_write_to_the_sink(
 
         self.handle = Full()
         try:
-            original(self, block)
+            original(self, block, **flags)
         finally:
             self.handle = handle
 
