@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.steps.sql import refusal
+
 __all__ = [
     "ID_PATTERN",
     "TYPE_NAMES",
@@ -326,7 +328,13 @@ class SchemaRule(RuleBase):
 
 
 def _check_sql(text: str) -> str:
-    """Parse (never evaluate) a SQL expression so a syntax error surfaces at load time."""
+    """Parse (never evaluate) a SQL expression so a syntax error surfaces at load time.
+
+    Refused first, as a step's expression is, when Polars' parse would run a
+    subquery or read the clock (see :mod:`pipeline.steps.sql`)."""
+    reason = refusal(text)
+    if reason is not None:
+        raise ValueError(reason)
     try:
         pl.sql_expr(text)
     except pl.exceptions.PolarsError as exc:

@@ -161,6 +161,19 @@ def test_missing_environment_variable_is_named_not_echoed(tmp_path: Path, monkey
         ('- filter: "value >"', "the SQL expression cannot be parsed"),
         ('- derive: {today: "current_date"}', "current_date(), which would put the clock"),
         ('- derive: {r: "random()"}', "random(), which would put the clock"),
+        # Found by review: Polars runs a subquery at parse time (this one read the
+        # file, and its first line came back in the error and the audit log) ...
+        (
+            "- filter: \"id IN (SELECT x FROM read_csv('/etc/passwd'))\"",
+            "a subquery (SELECT …) is not supported",
+        ),
+        # ... and an apostrophe in a quoted name hid NOW() from the clock check.
+        (
+            '- derive: {ts: "CASE WHEN \\"o\'k\\" = 1 THEN CAST(NOW() AS VARCHAR) END"}',
+            "NOW(), which would put the clock",
+        ),
+        ('- derive: {ts: "\\"now\\"()"}', "now(), which would put the clock"),
+        ('- filter: "value > 1 -- now()"', "comments are not supported"),
         ("- cast: {value: Integer}", "unknown type 'Integer'"),
         ("- python: nowhere.module:fn", "cannot import module 'nowhere.module'"),
         ("- python: justamodule", "is not of the form module:function"),

@@ -1,0 +1,83 @@
+"""The expression gate (steps/sql.py) against Polars' own SQL tokenizer.
+
+Polars evaluates the clock and runs subqueries while it parses, so the gate must
+find every call in code position exactly where Polars' tokenizer does: a string
+or quoted name it misjudged (the apostrophe in ``"o'k"``) let ``NOW()`` through.
+"""
+
+from __future__ import annotations
+
+import time
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.steps.sql import refusal
+
+# Pieces whose juxtaposition moves the boundary between strings, quoted names,
+# comments and code; NOW() is the payload Polars evaluates when it sits in code.
+_PIECES = [
+    "'", "''", '"', '""', "`", "``", "$", "$$", "$a$", "--", "/*", "*/", "\\", "\n",
+    " ", "x", "E", "N", "X", "_", "&", "(", ")", "||", "+", ",", "1", "now()", "NOW ( )",
+    '"now"()', "`now`()", "o'k", "\"o'k\"", "'x'", "SELECT", "current_date",
+]  # fmt: skip
+
+
+def _parse(text: str) -> str | None:
+    try:
+        return pl.sql_expr(text).meta.serialize(format="json")
+    except Exception:  # any refusal by Polars (a parse error) is fine here
+        return None
+
+
+_AROUND = st.lists(st.sampled_from(_PIECES), max_size=5).map("".join)
+_PAYLOAD = st.sampled_from(["now()", "||now()||", " OR now() > x OR ", "NOW ( )"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.tuples(_AROUND, _PAYLOAD, _AROUND).map("".join))
+def test_what_passes_never_reads_the_clock(text: str) -> None:
+    if refusal(text) is not None:
+        return
+    first = _parse(text)
+    time.sleep(0.001)  # NOW() evaluated twice, a millisecond apart, differs
+    assert _parse(text) == first, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "status != 'now'",
+        "note LIKE '%select%'",
+        '"select" = 1 AND "o\'k" > 2',
+        "EXTRACT(year FROM service_date)",
+        "CAST(amount * 100 AS BIGINT)",
+        "regexp_like(code, '^\\d+$')",
+        "x$y + 1",
+        "'it''s' || name",
+    ],
+)
+def test_ordinary_expressions_pass(text: str) -> None:
+    assert refusal(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("id IN (SELECT x FROM read_csv('/etc/passwd'))", "subquery (SELECT"),
+        ("id IN (VALUES (1))", "subquery (VALUES"),
+        ('CASE WHEN "o\'k" = 1 THEN CAST(NOW() AS VARCHAR) END', "NOW()"),
+        ('"now"()', "now()"),
+        ("`Random` ()", "Random()"),
+        ("current_date", "current_date()"),
+        ("read_parquet('x')", "read_parquet()"),
+        ("E'a\\'' || now()", "prefixed string literal"),
+        ("$$ ' $$ || now()", "dollar quoting"),
+        ("1 /* ' */ + now()", "comments"),
+    ],
+)
+def test_refused(text: str, words: str) -> None:
+    reason = refusal(text)
+    assert reason is not None and words in reason
