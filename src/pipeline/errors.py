@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.redaction import redact_uri
+
 __all__ = [
     "AuditError",
     "ConfigError",
@@ -98,16 +100,18 @@ class PipelineError(Exception):
     def __str__(self) -> str:
         where = self.where()
         head = f"{where}: {self.message}" if where else self.message
-        return f"{head}. Hint: {self.hint}." if self.hint else head
+        # Redacted as printed: a location may carry a credential or a ${VAR} value.
+        return redact_uri(f"{head}. Hint: {self.hint}." if self.hint else head)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the error as JSON-ready data (no cell values by construction)."""
+        """Return the error as JSON-ready data (no cell values by construction; credentials
+        and ``${VAR}`` values masked)."""
         out: dict[str, Any] = {"code": self.code, "message": self.message, "hint": self.hint}
         for name in ("dataset", "line", "column", "key", "step", "run_id"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
-        return out
+        return {k: redact_uri(v) if isinstance(v, str) else v for k, v in out.items()}
 
 
 class ConfigError(PipelineError):

@@ -5,13 +5,26 @@ One place for invariant 5's rule on URIs: a password in the userinfo
 (``?password=***``, ``&sig=***``, ``X-Amz-Signature=***``) are masked. The
 patterns are linear in the input (no nested repetition), so a hostile
 location cannot make redaction slow.
+
+A spec's ``${VAR}`` values are secrets wherever they were put (``?X-Goog-
+Signature=${SIG}``, ``in_${TOKEN}.csv``), and no pattern knows every place: the
+loader registers each value it substitutes (:func:`register_secret`), and every
+text this module redacts has those values masked too, as written and
+percent-encoded. The registry lives as long as the process: a secret this
+process was given is never echoed by it.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
-__all__ = ["redact_uri"]
+__all__ = ["masked", "redact_uri", "register_secret"]
+
+#: Shorter values are not masked: "1" or "csv" would garble every message, and
+#: cannot be secrets worth the name.
+MIN_SECRET = 4
+_secrets: set[str] = set()
 
 _USERINFO = re.compile(
     r"(?P<scheme>[a-zA-Z][\w+.-]{0,31}://)(?P<user>[^:/@\s]{0,256}):[^@/\s]{1,1024}@"
@@ -25,8 +38,29 @@ _SECRET_PARAM = re.compile(
 )
 
 
+def register_secret(value: str) -> None:
+    """Mask ``value`` (and its percent-encoded forms) in everything redacted from now on."""
+    if len(value) >= MIN_SECRET:
+        _secrets.update({value, quote(value), quote(value, safe="")})
+
+
+def forget_secrets() -> None:
+    """Clear the registry (for tests: each starts with none)."""
+    _secrets.clear()
+
+
+def masked(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***``."""
+    for secret in sorted(_secrets, key=len, reverse=True):  # the longest form first
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
 def redact_uri(text: str) -> str:
-    """``text`` with URI passwords and secret query parameters replaced by ``***``."""
+    """``text`` with URI passwords, secret query parameters and registered secrets
+    replaced by ``***``."""
+    text = masked(text)
     if "://" in text or "@" in text:
         text = _USERINFO.sub(r"\g<scheme>\g<user>:***@", text)
     if "=" in text:

@@ -37,6 +37,7 @@ from pipeline.io.atomic import commit_lock
 from pipeline.io.base import StagedWrite, WriteResult, input_changed
 from pipeline.io.registry import redact
 from pipeline.lineage import DatasetRef, LineageEmitter, LineageTracker, RunLineage, SourceCode
+from pipeline.lineage.openlineage import DEFAULT_SPOOL
 from pipeline.progress import ProgressReporter
 from pipeline.result import PipelineResult
 from pipeline.schema import load_model
@@ -53,7 +54,8 @@ def run_pipeline(config: PipelineConfig | PipelineSpec) -> PipelineResult:
 
     A run that fails still returns a :class:`PipelineResult` with
     ``success=False`` and the error in ``errors``; only an audit log that
-    cannot be opened at all, or that would overwrite another of the run's files,
+    cannot be opened at all, or that shares a path with another of the run's
+    files (or whose neighbours do: its checkpoints, the OpenLineage spool),
     raises (there is nowhere safe to record the failure).
     """
     return execute(config).result
@@ -98,7 +100,12 @@ class _Run:
             reason=config.reason,
         )
         # Before the audit log is opened: it must not be the output or the input.
-        _check_distinct_paths(config)
+        # A clash that spares the audit log is a failed run like any other (logged,
+        # returned); one that involves it raises: there is nowhere safe to log it.
+        clash = _path_clash(config)
+        if clash is not None and clash.evidence:
+            raise clash.error
+        self.clash = clash.error if clash is not None else None
         self.audit = AuditLogger(
             config.audit_path, actor=config.actor, signing_key=config.signing_key
         )
@@ -139,6 +146,8 @@ class _Run:
     def _execute(self) -> PipelineResult:
         self.log("pipeline", "run_pipeline", "started", details=self._start_details())
         try:
+            if self.clash is not None:
+                raise self.clash
             plan = self._prepare()
             self.plan = plan
             self._emit("start")
@@ -398,7 +407,7 @@ class _Run:
         """OpenLineage events never block or fail a run; undelivered ones are spooled."""
         try:
             if self.emitter is None:
-                spool = self.config.audit_path.with_name("openlineage.spool.jsonl")
+                spool = self.config.audit_path.with_name(DEFAULT_SPOOL)
                 self.emitter = LineageEmitter.from_environment(spool_path=spool)
             run = self._run_lineage(
                 "running"
@@ -514,12 +523,26 @@ def _local(location: Path | str) -> str:
         return str(Path(path).absolute())
 
 
-def _check_distinct_paths(config: PipelineConfig) -> None:
+#: Roles whose files the audit log writes or sits beside: a clash with one of them
+#: cannot be logged.
+_EVIDENCE_ROLES = frozenset({"audit log", "audit checkpoints", "lineage spool", "spool lock"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Clash:
+    error: ConfigError
+    evidence: bool  # whether the audit log or a file beside it is one of the two
+
+
+def _path_clash(config: PipelineConfig) -> _Clash | None:
     """Input, output, quarantine, audit log and lineage store must be five places.
 
-    A rename onto another of them would silently replace the input or the evidence.
+    A rename onto another of them would silently replace the input or the evidence;
+    an output at the OpenLineage spool's path (beside the audit log) had the run's
+    events appended to it after it was hashed.
     """
     audit = config.audit_path
+    spool = audit.with_name(DEFAULT_SPOOL)
     places = {
         "input": _local(config.input_path),
         "output": _local(config.output_path),
@@ -527,17 +550,21 @@ def _check_distinct_paths(config: PipelineConfig) -> None:
         "audit log": _local(audit),
         "audit checkpoints": _local(audit.with_name(audit.name + ".checkpoints")),
         "lineage store": _local(config.resolved_lineage_store),
+        "lineage spool": _local(spool),
+        "spool lock": _local(spool.with_name(spool.name + ".lock")),
     }
     seen: dict[str, str] = {}
     for role, place in places.items():
         if place in seen:
-            raise ConfigError(
+            error = ConfigError(
                 f"the {role} and the {seen[place]} are the same file ({redact(place)})",
                 key=role.replace(" ", "_"),
-                hint=f"give the {role} its own path; writing one over the other would "
-                "destroy data or evidence",
+                hint=f"give the {role} its own path; writing one over the other "
+                "would destroy data or evidence",
             )
+            return _Clash(error, bool({role, seen[place]} & _EVIDENCE_ROLES))
         seen[place] = role
+    return None
 
 
 def _model(ref: str | type[BaseModel] | None) -> type[BaseModel] | None:

@@ -22,6 +22,7 @@ import rfc8785
 
 from pipeline.errors import SpecError
 from pipeline.hashing import sha256_bytes
+from pipeline.redaction import register_secret
 
 # PyYAML is imported by the functions that parse: the CLI imports this module for
 # every command, and `pipeline run --input ...` reads no YAML.
@@ -198,6 +199,7 @@ def interpolate(value: Any, loaded: LoadedYaml, path: Path_ = ()) -> Any:
                 key=".".join(map(str, path)),
                 hint=f"export {name}=... before running (its value is never printed or logged)",
             )
+        register_secret(os.environ[name])  # never echoed: see pipeline.redaction
         return os.environ[name]
 
     return _VAR.sub(substitute, escaped).replace("\x00", "${")

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from pipeline.redaction import masked
+
 if TYPE_CHECKING:
     from openlineage.client.naming.dataset import GCS, S3, RemoteFileSystem
 
@@ -71,7 +73,9 @@ class DatasetIdentity:
 
 
 def redact_uri(location: str) -> str:
-    """Return ``location`` with any password replaced by ``***`` (paths pass unchanged)."""
+    """Return ``location`` with any password (and any registered ``${VAR}`` value, see
+    :mod:`pipeline.redaction`) replaced by ``***``."""
+    location = masked(location)
     if "://" not in location:
         return location
     parts = urlsplit(location)
@@ -98,7 +102,16 @@ def _table_from(parts_query: str, fragment: str, table: str | None) -> str | Non
 
 
 def identify(location: str, *, table: str | None = None) -> DatasetIdentity:
-    """Return the OpenLineage identity of a path, URI or database table location."""
+    """Return the OpenLineage identity of a path, URI or database table location.
+
+    A spec's ``${VAR}`` value in it is masked (``in_***.csv``): the lineage store
+    and its events are evidence, and a rotated secret keeps the dataset's name.
+    """
+    found = _identify(location, table=table)
+    return DatasetIdentity(masked(found.namespace), masked(found.name))
+
+
+def _identify(location: str, *, table: str | None) -> DatasetIdentity:
     location = location.strip()
     if not location:
         raise ValueError("a dataset location must not be empty")
