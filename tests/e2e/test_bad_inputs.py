@@ -88,6 +88,21 @@ def test_ragged_rows_are_quarantined_not_lost(tmp_path: Path) -> None:
     assert json.loads(rows[0]["_errors"])[0]["code"] == "malformed_row"
 
 
+@pytest.mark.parametrize("header_long", [False, True])
+def test_a_field_over_128_kib_is_read_by_the_exact_reader(
+    tmp_path: Path, header_long: bool
+) -> None:
+    """Found by review: Python's csv field limit (128 KiB) made the exact reader call a
+    long field an unterminated quote, once a ragged row sent the file to it."""
+    name = "n" * 200_000 if header_long else "name"
+    source = tmp_path / "long.csv"
+    source.write_text(f"id,{name}\n1,{'x' * 200_000}\n2,b,c\n")
+    done = run(tmp_path, source, None, None, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["output_records"], result["rejected_records"]) == (1, 1)
+
+
 def test_output_path_that_is_a_directory(tmp_path: Path, repo: Path) -> None:
     (tmp_path / "outdir").mkdir()
     done = run(tmp_path, repo / "data" / "sample_input.csv", tmp_path / "outdir")

@@ -36,6 +36,12 @@ from pipeline.errors import InputError, MalformedInputError
 from pipeline.hashing import BLOCK_SIZE, sha256_file
 from pipeline.io.base import ROW_NUMBER, MalformedRow, check_column_names, empty_text
 
+# Python's csv module refuses a field over 128 KiB ("field larger than field limit"),
+# which the exact reader reported as an unterminated quote; Polars has no such limit,
+# so a long clinical note read on the fast path and failed on the exact one. Raised
+# once (it is the csv module's process-wide setting, and only ever made looser).
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
 __all__ = [
     "NUMPY_AFTER",
     "CsvBatches",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,16 +41,46 @@ class _JsonNumber(str):
     __slots__ = ()
 
 
+class _DuplicateKeyError(Exception):
+    """An object names a key twice: ``json.loads`` keeps the last value, losing one."""
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+# A \uD800-\uDFFF escape outside a valid pair decodes to a lone surrogate, which no
+# UTF-8 output can hold (it ended the run as an "unexpected UnicodeEncodeError").
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _parse_record(line: str) -> dict[str, str | None] | str:
-    """Parse one JSON object keeping each value's exact text; return an error string if not."""
+    """Parse one JSON object keeping each value's exact text; return an error string if not.
+
+    An object naming a key twice is malformed too (found by review): JSON parsers keep
+    one of the values, so a copy would silently drop the other.
+    """
     try:
         value = json.loads(
-            line, parse_int=_JsonNumber, parse_float=_JsonNumber, parse_constant=_JsonNumber
+            line,
+            parse_int=_JsonNumber,
+            parse_float=_JsonNumber,
+            parse_constant=_JsonNumber,
+            object_pairs_hook=_unique_pairs,
         )
     except json.JSONDecodeError as exc:
         return f"not valid JSON (character {exc.colno})"
+    except _DuplicateKeyError as exc:
+        return f"the key {exc.args[0]!r} appears twice in one object"
     if not isinstance(value, dict):
         return "not a JSON object"
+    if _SURROGATE_ESCAPE.search(line) and _holds_surrogate(value):
+        return "a \\u escape encodes half a surrogate pair, which is not a character"
     out: dict[str, str | None] = {}
     for key, item in value.items():
         if item is None or isinstance(item, str):
@@ -61,6 +92,21 @@ def _parse_record(line: str) -> dict[str, str | None] | str:
         else:
             out[key] = _nested_text(item)
     return out
+
+
+def _holds_surrogate(item: object) -> bool:
+    """Whether a parsed value (keys included) holds a lone surrogate."""
+    if isinstance(item, str):
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(item, dict):
+        return any(_holds_surrogate(k) or _holds_surrogate(v) for k, v in item.items())
+    if isinstance(item, list):
+        return any(_holds_surrogate(v) for v in item)
+    return False
 
 
 def _nested_text(item: object) -> str:

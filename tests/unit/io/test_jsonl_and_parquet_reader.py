@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipeline import PipelineConfig, run_pipeline
 from pipeline.errors import InputError
 from pipeline.io.base import ROW_NUMBER
 from pipeline.io.files import FileSource
@@ -50,6 +52,33 @@ def test_jsonl_nested_values_keep_their_numbers_as_written(tmp_path: Path) -> No
     path.write_text('{"o": {"a": 1, "b": [1.50, 1e5, -0, "2"], "c": null, "d": true}, "n": 1.50}\n')
     row = FileSource(path).read().frame.drop(ROW_NUMBER).row(0)
     assert row == ('{"a":1,"b":[1.50,1e5,-0,"2"],"c":null,"d":true}', "1.50")
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_duplicate_keys_and_lone_surrogates_are_malformed_lines(tmp_path: Path, mode: str) -> None:
+    """Found by review: ``{"id":1,"id":2}`` was read as id 2 (the 1 silently lost), and a
+    lone ``\\ud800`` escape ended the run as an internal UnicodeEncodeError."""
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"id":1,"n":"a"}\n{"id":1,"id":2}\n{"id":3,"n":{"b":1,"b":2}}\n'
+        '{"id":4,"n":"\\ud800x"}\n{"id":5,"n":"\\ud83d\\ude00"}\n'
+    )
+    result = run_pipeline(
+        PipelineConfig(
+            input_path=source,
+            output_path=tmp_path / "out.csv",
+            audit_path=tmp_path / "audit.jsonl",
+            mode=mode,
+        )
+    )
+    assert result.success, result.errors
+    assert (result.input_records, result.output_records, result.rejected_records) == (5, 2, 3)
+    rejected = pl.read_csv(tmp_path / "out.rejected.csv", infer_schema=False)
+    problems = [json.loads(e)[0]["message"] for e in rejected["_errors"]]
+    assert "the key 'id' appears twice" in problems[0]
+    assert "the key 'b' appears twice" in problems[1]
+    assert "half a surrogate pair" in problems[2]
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "id,n\n1,a\n5,\U0001f600\n"
 
 
 @pytest.mark.parametrize("mode", ["read", "read_batches"])
