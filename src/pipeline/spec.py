@@ -161,6 +161,14 @@ class PipelineSpec(_Section):
     spec_path: Path | None = Field(default=None, exclude=True)
     spec_hash: str | None = Field(default=None, exclude=True)
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_a_number(cls, value: Any) -> Any:
+        # Lax mode took `version: true` for 1 (found by review); a Literal cannot be strict.
+        if isinstance(value, bool):
+            raise ValueError("the version is the number 1")
+        return value
+
     def to_config(self, **overrides: Any) -> PipelineConfig:
         """The run configuration this spec describes; ``overrides`` win (CLI options)."""
         values: dict[str, Any] = {

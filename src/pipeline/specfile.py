@@ -12,9 +12,11 @@ the environment never appears in an error or in evidence.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +87,7 @@ def load_yaml(path: Path) -> LoadedYaml:
     lines: dict[Path_, int] = {}
     try:
         _walk(node, (), lines, display)
+        _check_values(data, (), lines, display)
     except RecursionError:
         raise _too_deep(display) from None
     return LoadedYaml(path, data, lines)
@@ -162,6 +165,15 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], display: str) -
         seen: set[str] = set()
         for key_node, value_node in node.value:
             key = str(key_node.value)
+            if key_node.tag != "tag:yaml.org,2002:str":
+                # `2023:` is a number and `on:`/`yes:` a boolean to YAML: keys are names.
+                raise SpecError(
+                    f"the key {key!r} is not text to YAML (it reads as {_kind(key_node.tag)})",
+                    dataset=display,
+                    line=key_node.start_mark.line + 1,
+                    key=".".join(map(str, (*path, key))),
+                    hint=f"quote it: '{key}'",
+                )
             if key in seen:
                 raise SpecError(
                     f"key {key!r} appears twice",
@@ -177,6 +189,48 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], display: str) -
         for index, item in enumerate(node.value):
             lines[(*path, index)] = item.start_mark.line + 1
             _walk(item, (*path, index), lines, display)
+
+
+def _kind(tag: str) -> str:
+    return {
+        "tag:yaml.org,2002:int": "a number",
+        "tag:yaml.org,2002:float": "a number",
+        "tag:yaml.org,2002:bool": "true/false",
+        "tag:yaml.org,2002:null": "null",
+        "tag:yaml.org,2002:timestamp": "a date",
+        "tag:yaml.org,2002:binary": "binary data",
+    }.get(tag, tag.rsplit(":", 1)[-1])
+
+
+_JSON_INT = 2**53 - 1
+"""The largest integer canonical JSON (RFC 8785, the spec's hash) holds exactly."""
+
+
+def _check_values(value: Any, path: Path_, lines: dict[Path_, int], display: str) -> None:
+    """Every value is one JSON holds: the spec is hashed as canonical JSON, and its
+    models take text, numbers and booleans. YAML's dates, binary, NaN and huge integers
+    ended in a canonicalization traceback (found by review)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_values(item, (*path, key), lines, display)
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_values(item, (*path, index), lines, display)
+        return
+    problem = None
+    if isinstance(value, date | bytes):
+        what = "a date" if isinstance(value, date) else "binary data"
+        problem, hint = f"the value reads as {what} to YAML", "quote it to give it as text"
+    elif isinstance(value, float) and not math.isfinite(value):
+        problem, hint = "the value is not a finite number", "give a number, or quote it as text"
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _JSON_INT:
+        problem = "the number is too large to hold exactly"
+        hint = f"numbers here stay within ±{_JSON_INT}; quote it to give it as text"
+    if problem is not None:
+        key = ".".join(map(str, path))
+        line = next((lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in lines), None)
+        raise SpecError(problem, dataset=display, line=line, key=key or None, hint=hint)
 
 
 def interpolate(value: Any, loaded: LoadedYaml, path: Path_ = ()) -> Any:

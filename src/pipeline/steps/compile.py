@@ -62,10 +62,10 @@ class Step:
 
 def parse_dtype(text: str) -> pl.DataType:
     """``Int64`` → ``pl.Int64``, ``Decimal(12,2)`` → ``pl.Decimal(12, 2)``; Datetime is UTC µs."""
-    base, _, rest = text.partition("(")
+    base, _, rest = text.strip().partition("(")  # checked by CastStep's validator
     base = base.strip()
     if base == "Decimal":
-        numbers = [int(p) for p in rest.rstrip(")").split(",") if p.strip()] if rest else []
+        numbers = [int(p) for p in rest.rstrip(") ").split(",") if p.strip()] if rest else []
         precision = numbers[0] if numbers else 38
         scale = numbers[1] if len(numbers) > 1 else 0
         return pl.Decimal(precision, scale)

@@ -8,6 +8,7 @@ turns them into runnable steps.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -91,13 +92,40 @@ class CastStep(_Step):
     @classmethod
     def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
         for column, dtype in value.items():
-            base = dtype.split("(", 1)[0].strip()
+            found = _DTYPE.fullmatch(dtype.strip())
+            base = found.group("base") if found else dtype.split("(", 1)[0].strip()
             if base not in DTYPE_NAMES:
                 raise ValueError(
                     f"unknown type {dtype!r} for column {column!r}; "
                     f"use one of {', '.join(DTYPE_NAMES)}"
                 )
+            problem = _dtype_problem(found)
+            if problem is not None:
+                raise ValueError(f"type {dtype!r} for column {column!r}: {problem}")
         return value
+
+
+# `Decimal(abc)` and `Decimal(-1)` reached Polars and ended in a traceback, and
+# `Int64(x)` passed as Int64 (found by review): the whole text is checked here.
+_DTYPE = re.compile(r"(?P<base>[A-Za-z0-9]+)\s*(?:\((?P<args>[^()]*)\))?")
+
+
+def _dtype_problem(found: re.Match[str] | None) -> str | None:
+    """What is wrong with a type's arguments (only ``Decimal(precision[, scale])`` has any)."""
+    if found is None:
+        return "write a type name, or Decimal(precision, scale)"
+    args = found.group("args")
+    if args is None:
+        return None
+    if found.group("base") != "Decimal":
+        return f"{found.group('base')} takes no arguments"
+    parts = [p.strip() for p in args.split(",")]
+    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
+        return "write Decimal(precision) or Decimal(precision, scale), whole numbers"
+    precision, scale = int(parts[0]), int(parts[1]) if len(parts) == 2 else 0
+    if not 1 <= precision <= 38 or scale > precision:
+        return "the precision is 1 to 38 and the scale at most the precision"
+    return None
 
 
 class FillNullStep(_Step):

@@ -240,3 +240,50 @@ def test_yaml_nested_thousands_deep_is_a_spec_error_not_a_traceback(
 ) -> None:
     error = error_of(tmp_path, GOOD + "x: " + "[" * depth + "]" * depth + "\n")
     assert "nests deeper than it can be read" in error.message
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "line", "words"),
+    [
+        # Found by review: each ended in a canonicalization traceback (exit 1).
+        ("quality:\n  - {id: r, rule: range, column: value, min: 2024-01-01}\n",
+         "quality.0.min", 7, "reads as a date"),
+        ("quality:\n  max_rejected_ratio: 99999999999999999999999\n  rules: []\n",
+         "quality.max_rejected_ratio", 7, "too large to hold exactly"),
+        ("x: .nan\n", "x", 6, "not a finite number"),
+        ("x: !!binary aGVsbG8=\n", "x", 6, "reads as binary data"),
+        ("steps2:\n  2023: rev\n", "steps2.2023", 7, "reads as a number"),
+        ("steps2:\n  on: rev\n", "steps2.on", 7, "reads as true/false"),
+    ],
+)  # fmt: skip
+def test_yaml_values_json_cannot_hold_name_their_key(
+    tmp_path: Path, extra: str, key: str, line: int, words: str
+) -> None:
+    text = GOOD.replace('steps:\n  - filter: "value > 1"\n', "") + extra
+    error = error_of(tmp_path, text)
+    assert (error.key, error.line) == (key, line)
+    assert words in str(error)
+    assert "quote it" in str(error) or "give a number" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "words"),
+    [
+        ("Decimal(abc)", "whole numbers"),
+        ("Decimal(-1)", "whole numbers"),
+        ("Decimal(39)", "precision is 1 to 38"),
+        ("Decimal(4, 5)", "scale at most the precision"),
+        ("Int64(x)", "Int64 takes no arguments"),
+    ],
+)
+def test_cast_types_are_checked_whole(tmp_path: Path, dtype: str, words: str) -> None:
+    """Found by review: the first two reached Polars (a traceback), Int64(x) passed."""
+    error = error_of(
+        tmp_path, GOOD.replace('- filter: "value > 1"', f'- cast: {{value: "{dtype}"}}')
+    )
+    assert words in str(error) and error.key == "steps.0.cast"
+
+
+def test_version_true_is_not_1(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace("version: 1", "version: true"))
+    assert "the version is the number 1" in str(error) and error.key == "version"
