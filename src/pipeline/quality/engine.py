@@ -245,12 +245,43 @@ def evaluate_lazy(
     schema = frame.collect_schema()
     checks = _compile(schema, rules, as_of, references)
     exprs = _aggregates(checks) + (metric_exprs(schema) if metrics else [])
-    row = frame.select(exprs).collect(engine=engine).row(0, named=True)
+    try:
+        row = frame.select(exprs).collect(engine=engine).row(0, named=True)
+    except pl.exceptions.PolarsError as exc:
+        raise _failing_rule(frame, checks, engine, exc) from exc
     return LazyQualityOutcome(
         results=_results(checks, row),
         metrics=read_metrics(schema, row) if metrics else {},
         row_count=int(row[_ROWS]),
         masks=_masks(checks),
+    )
+
+
+def _failing_rule(
+    frame: pl.LazyFrame,
+    checks: list[RowCheck | DatasetCheck],
+    engine: Literal["in-memory", "streaming"],
+    exc: pl.exceptions.PolarsError,
+) -> PipelineError:
+    """The rule whose evaluation fails on this data (a CAST of text that is no number),
+    found by evaluating each alone: all of them run as one query, and a run ended in
+    "unexpected InvalidOperationError" naming no rule (found by review).
+
+    Only the exception's type is told: Polars' text quotes the values it could not use.
+    """
+    for check in checks:
+        try:
+            frame.select(_aggregates([check])).collect(engine=engine)
+        except pl.exceptions.PolarsError as alone:
+            return ConfigError(
+                f"quality rule {check.rule.id!r} ({check.rule.rule}) cannot be evaluated on "
+                f"this data ({type(alone).__name__})",
+                hint="check the types the rule expects: a CAST of text that is not a number "
+                "fails (TRY_CAST gives null instead), or cast the column in a step first",
+            )
+    return PipelineError(
+        f"the quality rules could not be evaluated ({type(exc).__name__})",
+        hint="run again with --debug for the full traceback",
     )
 
 
@@ -276,7 +307,10 @@ def evaluate(
     if any(isinstance(c, RowCheck) and c.rule.quarantine for c in checks):
         plans.append(lazy.select(masks.quarantine.alias("quarantine"), masks.codes.alias("codes")))
     # The frame is in memory: Polars 2 would otherwise pick its streaming engine.
-    collected = pl.collect_all(plans, engine="in-memory")
+    try:
+        collected = pl.collect_all(plans, engine="in-memory")
+    except pl.exceptions.PolarsError as exc:
+        raise _failing_rule(lazy, checks, "in-memory", exc) from exc
     row = collected[0].row(0, named=True)
     if len(collected) > 1:
         mask = collected[1].get_column("quarantine")
