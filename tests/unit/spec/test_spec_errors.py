@@ -287,3 +287,42 @@ def test_cast_types_are_checked_whole(tmp_path: Path, dtype: str, words: str) ->
 def test_version_true_is_not_1(tmp_path: Path) -> None:
     error = error_of(tmp_path, GOOD.replace("version: 1", "version: true"))
     assert "the version is the number 1" in str(error) and error.key == "version"
+
+
+def _typed_spec(tmp_path: Path, step: str, source: str = "in.csv", options: str = "") -> Path:
+    (tmp_path / "in.csv").write_text("id,zip,amount\n1,90210,10\n2,10001,\n")
+    (tmp_path / "in.jsonl").write_text('{"id": 1, "zip": "x"}\n')
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        f"version: 1\nname: t\nsource: {{uri: {source}{options}}}\nsteps:\n  - {step}\n"
+        "sink: {uri: out.csv}\naudit: {path: audit.jsonl}\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("step", "runs"),
+    [('derive: {y: "length(zip)"}', False), ('derive: {x: "amount + 1"}', True)],
+)
+def test_check_types_the_input_as_the_run_does(tmp_path: Path, step: str, runs: bool) -> None:
+    """Found by review: the check took every CSV column as text while the run proves
+    zip and amount Int64, so each of these got the opposite verdict from the run."""
+    from pipeline import run_pipeline
+
+    spec = load_spec(_typed_spec(tmp_path, step))
+    assert run_pipeline(spec).success is runs
+    if runs:
+        assert dict(check_spec(spec).input_columns)["amount"] == "Int64"
+    else:
+        with pytest.raises(SpecError, match="the step does not fit the columns it gets"):
+            check_spec(spec)
+
+
+def test_check_reads_json_lines_and_source_options(tmp_path: Path) -> None:
+    """Found by review: a JSON Lines source "cannot be read now", and a misspelt
+    option passed the check to fail the run."""
+    spec = load_spec(_typed_spec(tmp_path, 'filter: "id > 0"', source="in.jsonl"))
+    assert [n for n, _ in check_spec(spec).input_columns] == ["id", "zip"]
+    misspelt = load_spec(_typed_spec(tmp_path, 'filter: "id > 0"', options=", options: {sep: x}"))
+    with pytest.raises(ConfigError, match="unknown CSV option 'sep'"):
+        check_spec(misspelt)
