@@ -189,13 +189,51 @@ def _cast(model: CastStep, name: str) -> Step:
 
 def _fill_null(model: FillNullStep, name: str) -> Step:
     values = dict(model.fill_null)
+
+    def apply(lf: pl.LazyFrame, _ctx: RunContext) -> pl.LazyFrame:
+        schema = lf.collect_schema()
+        return lf.with_columns(
+            pl.col(c).fill_null(_fill_value(name, c, schema[c], v) if c in schema else pl.lit(v))
+            for c, v in values.items()
+        )
+
     return Step(
-        name,
-        "fill_null",
-        lambda lf, _ctx: lf.with_columns(pl.col(c).fill_null(pl.lit(v)) for c, v in values.items()),
-        False,
-        lambda lin: lin.touch(list(values), "TRANSFORMATION"),
+        name, "fill_null", apply, False, lambda lin: lin.touch(list(values), "TRANSFORMATION")
     )
+
+
+def _fill_value(step: str, column: str, dtype: pl.DataType, value: object) -> pl.Expr:
+    """``value`` as a literal of the column's own type, or a :class:`SpecError`.
+
+    ``fill_null(pl.lit(v))`` let Polars pick a common type: filling a Boolean column
+    with 0 made it an integer column (true became 1), an Int64 one with 1.5 made it
+    Float64 (found by review). A fill never changes a column's type.
+    """
+    fits = (
+        (dtype == pl.Boolean and isinstance(value, bool))
+        or (dtype.is_integer() and isinstance(value, int) and not isinstance(value, bool))
+        or (
+            (dtype.is_float() or dtype.is_decimal())
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+        )
+        or ((dtype == pl.String or dtype.is_temporal()) and isinstance(value, str))
+    )
+    literal = pl.lit(value).cast(dtype, strict=True)
+    if fits:
+        try:
+            pl.select(literal).item()
+        except pl.exceptions.PolarsError:
+            fits = False  # out of range for the type, or text that is no date
+    if not fits:
+        raise SpecError(
+            f"fill_null gives column {column!r} ({dtype}) the value {value!r}, which is not "
+            "of that type",
+            step=step,
+            column=column,
+            hint="give a value of the column's type, or cast the column in an earlier step",
+        )
+    return literal
 
 
 def _dedupe(model: DedupeStep, name: str) -> Step:

@@ -83,6 +83,25 @@ def test_fill_null() -> None:
     assert out["status"].null_count() == 0
 
 
+def test_fill_null_keeps_each_column_type() -> None:
+    out, _ = apply({"fill_null": {"amount": 0, "status": "NONE"}})
+    assert out.schema["amount"] == pl.Decimal(12, 2)
+    assert out["amount"].to_list()[-1] == Decimal("0.00")
+
+
+@pytest.mark.parametrize(
+    ("fill", "column"),
+    [({"id": 1.5}, "id"), ({"status": 0}, "status"), ({"amount": "x"}, "amount"),
+     ({"id": True}, "id"), ({"id": 2**40 * 2**30}, "id")],
+)  # fmt: skip
+def test_fill_null_of_another_type_is_refused(fill: dict, column: str) -> None:
+    """Found by review: Polars' common type let a fill change the column's type (a
+    Boolean filled with 0 became integers, true turning into 1)."""
+    with pytest.raises(SpecError, match="which is not of that type") as caught:
+        apply({"fill_null": fill})
+    assert caught.value.column == column and caught.value.step == "fill_null_1"
+
+
 @pytest.mark.parametrize(("keep", "rows"), [("first", [1, 2, 3, 5]), ("last", [1, 3, 4, 5])])
 def test_dedupe_is_deterministic_and_counted(keep: str, rows: list[int]) -> None:
     out, filtered = apply({"dedupe": {"keys": ["id"], "keep": keep}})
