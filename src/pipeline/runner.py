@@ -35,6 +35,7 @@ from pipeline.execution.streaming import run_plain, run_streaming
 from pipeline.io import open_sink, open_source
 from pipeline.io.atomic import commit_lock
 from pipeline.io.base import StagedWrite, WriteResult, input_changed
+from pipeline.io.files import FORMATS
 from pipeline.io.registry import redact
 from pipeline.lineage import DatasetRef, LineageEmitter, LineageTracker, RunLineage, SourceCode
 from pipeline.lineage.openlineage import DEFAULT_SPOOL
@@ -214,7 +215,14 @@ class _Run:
         config = self.config
         source = open_source(config.input_path, config.input_format)
         sink = open_sink(config.output_path, config.output_format)
-        quarantine = open_sink(config.resolved_quarantine, "csv")
+        # The quarantine is CSV unless its name says Parquet or JSON Lines: a
+        # `q.parquet` held CSV text (found by review).
+        quarantine_path = Path(str(config.resolved_quarantine))
+        quarantine = open_sink(
+            quarantine_path,
+            FORMATS.get(quarantine_path.suffix.lower(), "csv"),
+            what="quarantine",
+        )
         model = _model(config.schema_ref)
         steps = compile_steps(list(config.steps), base_dir=config.base_dir)
         # Open the lineage store now: an unusable store must fail the run before any

@@ -1030,3 +1030,28 @@ def test_a_stopped_run_records_it_and_publishes_nothing(tmp_path: Path, sig: int
     assert out.read_text() == "previous\n"
     assert hidden_leftovers(out.parent) == []
     assert verify(audit).returncode == 0
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02])
+def test_a_stop_after_the_outcome_is_final_changes_nothing(tmp_path: Path, delay: float) -> None:
+    """Found by review: a SIGTERM during the interpreter's shutdown, after a run the
+    audit log called completed, made the CLI exit 143 or 130."""
+    (tmp_path / "in.csv").write_text("id,name\n1,a\n2,b\n")
+    audit = tmp_path / "audit.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from pipeline.cli import main; main()", "--input", "in.csv",
+         "--output", "o.csv", "--audit", str(audit), "--json"],
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the result: the outcome is final
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert '"success": true' in first
+    assert proc.returncode == 0, stderr
+    assert entries(audit)[-1]["status"] == "completed"

@@ -308,3 +308,44 @@ def test_a_plain_csv_copy_writes_the_typed_bytes_and_reports_the_types(
         "note": "String",
     }
     assert dict(run.inputs[0].fields) == fields  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("name", "magic"), [("q.parquet", b"PAR1"), ("q.jsonl", b"{"), ("q.csv", b"_")]
+)
+def test_the_quarantine_is_written_in_the_format_its_name_says(
+    tmp_path: Path, name: str, magic: bytes
+) -> None:
+    """Found by review: `--quarantine q.parquet` held CSV text."""
+    (tmp_path / "in.csv").write_text("id,v\n1,a\n2\n")
+    hashes = set()
+    for mode in ("batch", "streaming"):
+        done = run_cli(
+            ["--input", "in.csv", "--output", f"o_{mode}.csv", "--audit", "a.jsonl",
+             "--quarantine", name, "--mode", mode, "--json"],
+            tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["rejected_records"] == 1
+        assert result["quarantine_hash"] == sha256(tmp_path / name)
+        hashes.add(result["quarantine_hash"])
+    assert (tmp_path / name).read_bytes().startswith(magic)
+    assert len(hashes) == 1  # the same bytes in both modes
+
+
+def test_a_quarantine_path_that_is_a_directory_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_text("id,v\n1,a\n")
+    (tmp_path / "qd").mkdir()
+    done = run_cli(
+        ["--input", "in.csv", "--output", "o.csv", "--audit", "a.jsonl", "--quarantine", "qd"],
+        tmp_path,
+    )
+    assert done.returncode == 2
+    assert "the quarantine path is a directory" in done.stderr
+    assert "give a file name for the quarantine" in done.stderr
+
+
+def test_version(tmp_path: Path) -> None:
+    done = run_cli(["--version"], tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("pipeline (regulated-data-pipelines) ")

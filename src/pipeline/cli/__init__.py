@@ -8,15 +8,16 @@ function; this module only assembles them. The seed README's bare form
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Sequence
 
 import typer
 
+from pipeline import __version__
 from pipeline.cli import audit, keys, lineage, spec
 from pipeline.cli.check import check
 from pipeline.cli.run import run
+from pipeline.cli.signals import stop_on_term
 
 __all__ = ["app", "main"]
 
@@ -48,12 +49,21 @@ def _with_implicit_run(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point (``pipeline``)."""
     args = _with_implicit_run(sys.argv[1:] if argv is None else argv)
-    # SIGTERM (a scheduler stopping the job) ends a run as Ctrl-C does: its staged files
-    # are removed and the audit log records the failure. Only the CLI owns the process's
-    # signals; the library leaves them alone.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM (a scheduler stopping the job) ends a run as Ctrl-C does (cli.signals).
+    stop_on_term()
     app(args=args, prog_name="pipeline")
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pipeline (regulated-data-pipelines) {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Run regulated ETL jobs and verify the evidence they leave."""

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.cli.render import emit_json, fail, parse_as_of, stderr, styled
+from pipeline.cli.signals import settled
 from pipeline.errors import ConfigError, InterruptedRunError, PipelineError, error_for_code
 from pipeline.result import PipelineResult
 from pipeline.runner import INTERRUPTED, execute
@@ -192,9 +193,12 @@ def run(
         raise typer.Exit(fail(config_error, debug=debug, as_json=as_json)) from None
     try:
         outcome = execute(config)
+        settled()
     except PipelineError as error:
+        settled()
         raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None
     except KeyboardInterrupt:
+        settled()
         # The run logged its failure; say so in one paragraph, not a traceback.
         stopped = InterruptedRunError(INTERRUPTED)
         raise typer.Exit(fail(stopped, debug=False, as_json=as_json)) from None

@@ -375,8 +375,8 @@ class FileSink(Sink):
 
     kind = "file"
 
-    def __init__(self, path: Path, fmt: str | None = None) -> None:
-        check_writable_target(path)
+    def __init__(self, path: Path, fmt: str | None = None, *, what: str = "output") -> None:
+        check_writable_target(path, what=what)
         self.path = path
         self.location = str(path)
         self.format = format_for_path(path, fmt)

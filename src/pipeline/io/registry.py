@@ -80,11 +80,11 @@ def open_source(
     raise _unsupported(str(location), scheme)
 
 
-def open_sink(location: str | Path, fmt: str | None = None) -> Sink:
-    """Return the :class:`Sink` for ``location``."""
+def open_sink(location: str | Path, fmt: str | None = None, *, what: str = "output") -> Sink:
+    """Return the :class:`Sink` for ``location`` (``what`` names its role in errors)."""
     scheme = _scheme(location)
     if scheme == "file":
-        return FileSink(_file_path(location), fmt)
+        return FileSink(_file_path(location), fmt, what=what)
     if scheme == "memory":
         return MemorySink(str(location).removeprefix("memory://"))
     if scheme == "sqlite":
