@@ -27,7 +27,8 @@ from pipeline.steps import Step, compile_steps
 
 __all__ = ["SpecCheck", "check_spec"]
 
-_MISSING = re.compile(r'unable to find column "([^"]+)"')
+# Polars words it "unable to find column "x"" (an expression) or ""x" not found" (rename).
+_MISSING = re.compile(r'unable to find column "([^"]+)"|^"([^"]+)" not found')
 
 
 @dataclass(slots=True)
@@ -118,7 +119,7 @@ def check_spec(spec: PipelineSpec) -> SpecCheck:
             raise
         except pl.exceptions.ColumnNotFoundError as exc:
             missing = _MISSING.search(str(exc))
-            column = missing.group(1) if missing else "?"
+            column = (missing.group(1) or missing.group(2)) if missing else "?"
             guess = nearest(column, available)
             raise SpecError(
                 f"column {column!r} does not exist at this step; it has "

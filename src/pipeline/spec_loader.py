@@ -8,34 +8,21 @@ Owns turning the file's data into models and every error into one
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ValidationError
 
 from pipeline.errors import SpecError
 from pipeline.spec import (
-    AuditSpec,
-    LineageSpec,
     PipelineSpec,
-    QualitySpec,
-    QuarantineSpec,
-    SinkSpec,
-    SourceSpec,
 )
 from pipeline.specfile import LoadedYaml, interpolate, load_yaml, spec_error
 from pipeline.steps.models import STEP_KINDS, normalise_step
 
 __all__ = ["load_spec", "parse_spec"]
 
-_SECTIONS: dict[str, type[BaseModel]] = {
-    "source": SourceSpec,
-    "sink": SinkSpec,
-    "quarantine": QuarantineSpec,
-    "audit": AuditSpec,
-    "lineage": LineageSpec,
-    "quality": QualitySpec,
-}
 _TOP_KEYS = {
     "version",
     "name",
@@ -173,7 +160,8 @@ def _steps(items: Any, loaded: LoadedYaml) -> list[dict[str, Any]]:
 def _from_validation(exc: ValidationError, loaded: LoadedYaml) -> SpecError:
     # An unknown key explains a "missing" one next to it (a typo), so report it first.
     first = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
-    loc = tuple(first["loc"])
+    tagged = tuple(first["loc"])
+    loc = tagged
     # Pydantic puts the union member's tag into the loc of step errors; drop it.
     loc = tuple(
         p for i, p in enumerate(loc) if not (i == 2 and loc[:1] == ("steps",) and p in STEP_KINDS)
@@ -182,9 +170,7 @@ def _from_validation(exc: ValidationError, loaded: LoadedYaml) -> SpecError:
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     where = ".".join(str(p) for p in loc)
     if first["type"] == "extra_forbidden":
-        section = loc[0] if loc else None
-        model = _SECTIONS.get(str(section)) if section is not None else None
-        valid = list(model.model_fields) if model is not None else []
+        valid = _keys_at(tagged[:-1])
         return spec_error(loaded, loc, f"unknown key {loc[-1]!r}{suffix}", valid=valid)
     if first["type"] == "missing":
         return spec_error(
@@ -199,6 +185,60 @@ def _from_validation(exc: ValidationError, loaded: LoadedYaml) -> SpecError:
         f"{where}: {first['msg']}{suffix}",
         hint="see `pipeline spec schema` for the allowed values",
     )
+
+
+def _keys_at(loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the mapping at ``loc`` (a validation error's location, union tags
+    included) takes, walked down :class:`PipelineSpec`'s fields: a misspelt key deep
+    in a step (``dedupe: {kep: last}``) had no nearest-key suggestion (found by review)."""
+    current: Any = PipelineSpec
+    for part in loc:
+        current = _unwrap(current)
+        origin = get_origin(current)
+        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
+            fields = current.model_fields
+            field = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
+            if field is None:
+                return []
+            current = field.annotation
+        elif origin in (list, tuple) and isinstance(part, int):
+            current = get_args(current)[0]
+        elif origin is dict and isinstance(part, str):
+            current = get_args(current)[1]
+        elif origin in (Union, UnionType) and isinstance(part, str):
+            # A tagged union's member, by its `kind` tag (the steps).
+            members = [a for a in get_args(current) if isinstance(a, type)]
+            current = next(
+                (m for m in members if issubclass(m, BaseModel) and _tag(m) == part), None
+            )
+            if current is None:
+                return []
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items() if not f.exclude]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X`` from ``Annotated[X, ...]`` and ``X | None``."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+            continue
+        if origin in (Union, UnionType):
+            args = [a for a in get_args(annotation) if a is not type(None)]
+            if len(args) == 1:
+                annotation = args[0]
+                continue
+        return annotation
+
+
+def _tag(model: type[BaseModel]) -> object:
+    field = model.model_fields.get("kind")
+    return field.default if field is not None else None
 
 
 def _check_quality(spec: PipelineSpec, loaded: LoadedYaml) -> None:

@@ -326,3 +326,26 @@ def test_check_reads_json_lines_and_source_options(tmp_path: Path) -> None:
     misspelt = load_spec(_typed_spec(tmp_path, 'filter: "id > 0"', options=", options: {sep: x}"))
     with pytest.raises(ConfigError, match="unknown CSV option 'sep'"):
         check_spec(misspelt)
+
+
+@pytest.mark.parametrize(
+    ("step", "key", "guess"),
+    [
+        ("- dedupe: {keys: [id], kep: last}", "steps.0.dedupe.kep", "did you mean 'keep'?"),
+        ("- sort: {by: [id], decending: true}", "steps.0.sort.decending", "'descending'"),
+    ],
+)
+def test_a_misspelt_key_deep_in_a_step_gets_the_nearest(
+    tmp_path: Path, step: str, key: str, guess: str
+) -> None:
+    """Found by review: only top-level sections suggested the nearest key."""
+    error = error_of(tmp_path, GOOD.replace('- filter: "value > 1"', step))
+    assert error.key == key and guess in str(error)
+
+
+def test_a_rename_of_a_missing_column_names_it(tmp_path: Path) -> None:
+    """Found by review: Polars' rename says '"nosuch" not found'; the check said '?'."""
+    error = error_of(
+        tmp_path, GOOD.replace('- filter: "value > 1"', "- rename: {valu: x}"), check=True
+    )
+    assert error.column == "valu" and "did you mean 'value'?" in str(error)
