@@ -349,3 +349,24 @@ def test_a_quarantine_path_that_is_a_directory_is_named_as_such(tmp_path: Path) 
 def test_version(tmp_path: Path) -> None:
     done = run_cli(["--version"], tmp_path)
     assert done.returncode == 0 and done.stdout.startswith("pipeline (regulated-data-pipelines) ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--input", "in.csv", "--json"],  # missing options: no run starts
+        ["run", "--json", "--bogus"],  # a usage error Typer reports
+        ["--input", "in.csv", "--output", "in.csv", "--audit", "a.jsonl", "--json"],
+    ],
+)
+def test_json_failures_have_the_result_shape(tmp_path: Path, args: list[str]) -> None:
+    """Found by review: an early failure printed only success and errors, and a usage
+    error nothing at all on stdout."""
+    from pipeline.result import PipelineResult
+
+    (tmp_path / "in.csv").write_text("id\n1\n")
+    done = run_cli(args, tmp_path)
+    assert done.returncode == 2, done.stderr
+    result = json.loads(done.stdout)
+    assert set(result) == set(PipelineResult.model_fields)
+    assert result["success"] is False and result["errors"][0]["code"]

@@ -16,6 +16,7 @@ import typer
 from pipeline import __version__
 from pipeline.cli import audit, keys, lineage, spec
 from pipeline.cli.check import check
+from pipeline.cli.render import emit_json, json_emitted, no_run
 from pipeline.cli.run import run
 from pipeline.cli.signals import stop_on_term
 
@@ -51,7 +52,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _with_implicit_run(sys.argv[1:] if argv is None else argv)
     # SIGTERM (a scheduler stopping the job) ends a run as Ctrl-C does (cli.signals).
     stop_on_term()
-    app(args=args, prog_name="pipeline")
+    try:
+        app(args=args, prog_name="pipeline")
+    except SystemExit as exc:
+        # With --json, stdout holds one JSON object even when the command line itself
+        # is wrong (Typer printed an unknown option's usage error on stderr only, and
+        # stdout stayed empty; found by review). Typer's own text is on stderr.
+        if "--json" in args and exc.code not in (0, None) and not json_emitted():
+            errors = [
+                {
+                    "code": "UsageError",
+                    "message": "the command line is not valid (the usage error is on stderr)",
+                }
+            ]
+            emit_json(no_run(errors) if args[0] == "run" else {"success": False, "errors": errors})
+        raise
 
 
 def _version(value: bool) -> None:

@@ -49,26 +49,53 @@ def parse_as_of(text: str | None) -> datetime | None:
     return moment
 
 
+_emitted = False
+
+
 def emit_json(payload: dict[str, Any]) -> None:
     """Print one JSON object on stdout."""
+    global _emitted
     sys.stdout.write(json.dumps(payload, sort_keys=True) + "\n")
     sys.stdout.flush()
+    _emitted = True
 
 
-def fail(error: BaseException, *, debug: bool, as_json: bool = False) -> int:
-    """Report ``error`` as one paragraph (traceback with --debug); return its exit code."""
+def json_emitted() -> bool:
+    """Whether this process printed its JSON object already."""
+    return _emitted
+
+
+def fail(error: BaseException, *, debug: bool, as_json: bool = False, run: bool = False) -> int:
+    """Report ``error`` as one paragraph (traceback with --debug); return its exit code.
+
+    ``run``: the JSON is a run's result (every field, see :func:`no_run`); other
+    commands print ``success`` and ``errors`` only."""
     if debug:
         cause = error.__cause__ if error.__cause__ is not None else error
         traceback.print_exception(cause, file=sys.stderr)
     if isinstance(error, PipelineError):
         code = error.exit_code
         text = str(error)
-        payload: dict[str, Any] = {"success": False, "errors": [error.to_dict()]}
+        errors = [error.to_dict()]
     else:
         code = 2
         text = f"unexpected {type(error).__name__}. Hint: run again with --debug and report it."
-        payload = {"success": False, "errors": [{"code": type(error).__name__}]}
+        errors = [{"code": type(error).__name__}]
     stderr.print(styled(("error: ", "bold red"), (text, None)))
     if as_json:
-        emit_json(payload)
+        emit_json(no_run(errors) if run else {"success": False, "errors": errors})
     return code
+
+
+def no_run(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON result of a run that never started (bad options, a spec that does not
+    load): every field a result has, unknown ones null, so a caller parses one shape
+    (it was only ``success`` and ``errors``; found by review)."""
+    from pipeline.result import PipelineResult
+
+    out: dict[str, Any] = {
+        name: None if field.is_required() else field.get_default(call_default_factory=True)
+        for name, field in PipelineResult.model_fields.items()
+    }
+    out.update(success=False, errors=errors)
+    return out

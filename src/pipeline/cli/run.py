@@ -187,21 +187,21 @@ def run(
                 )
             config = PipelineConfig(**{k: v for k, v in options.items() if v is not None})
     except PipelineError as error:
-        raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None
+        raise typer.Exit(fail(error, debug=debug, as_json=as_json, run=True)) from None
     except ValueError as exc:
         config_error = ConfigError(_first_pydantic_error(exc), hint="see `pipeline run --help`")
-        raise typer.Exit(fail(config_error, debug=debug, as_json=as_json)) from None
+        raise typer.Exit(fail(config_error, debug=debug, as_json=as_json, run=True)) from None
     try:
         outcome = execute(config)
         settled()
     except PipelineError as error:
         settled()
-        raise typer.Exit(fail(error, debug=debug, as_json=as_json)) from None
+        raise typer.Exit(fail(error, debug=debug, as_json=as_json, run=True)) from None
     except KeyboardInterrupt:
         settled()
         # The run logged its failure; say so in one paragraph, not a traceback.
         stopped = InterruptedRunError(INTERRUPTED)
-        raise typer.Exit(fail(stopped, debug=False, as_json=as_json)) from None
+        raise typer.Exit(fail(stopped, debug=False, as_json=as_json, run=True)) from None
     result = outcome.result
     if as_json:
         emit_json(result.model_dump(mode="json"))
