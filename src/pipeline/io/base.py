@@ -50,6 +50,15 @@ def check_column_names(names: Iterable[str], location: str, *, line: int | None 
     quarantine reserves, or one Polars reads as a pattern (``*`` selects every
     column, ``^…$`` is a regular expression), which would select other columns."""
     for name in names:
+        if not name:
+            # A CSV header says so in its own words; a Parquet column or a JSON key named
+            # "" was carried and written as a CSV header `""` (found by review).
+            raise InputError(
+                "a column has no name (an empty column name or key)",
+                dataset=location,
+                line=line,
+                hint="give every column a name in the source",
+            )
         if name.startswith(ROW_NUMBER) or name in _QUARANTINE_COLUMNS:
             reason = "is reserved for the quarantine"
         elif name == "*" or (len(name) > 1 and name.startswith("^") and name.endswith("$")):

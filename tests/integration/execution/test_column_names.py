@@ -65,3 +65,22 @@ def test_a_column_name_a_run_cannot_carry_is_an_input_error(
     assert error["message"].startswith(f"column name {name!r} {reason}")
     assert error["hint"] == "rename the column in the source"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["parquet", "jsonl", "sqlite", "memory"])
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_a_column_with_no_name_is_an_input_error(tmp_path: Path, kind: str, mode: str) -> None:
+    """Found by review: a Parquet column (or JSON key) named "" was written as `""`."""
+    out = tmp_path / "out.csv"
+    result = run_pipeline(
+        PipelineConfig(
+            input_path=_source(tmp_path, kind, ""),
+            output_path=out,
+            audit_path=tmp_path / "audit.jsonl",
+            mode=mode,  # type: ignore[arg-type]
+        )
+    )
+    assert not result.success
+    assert result.errors[0]["code"] == "InputError"
+    assert "a column has no name" in result.errors[0]["message"]
+    assert not out.exists()
