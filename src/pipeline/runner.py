@@ -223,7 +223,7 @@ class _Run:
             FORMATS.get(quarantine_path.suffix.lower(), "csv"),
             what="quarantine",
         )
-        model = _model(config.schema_ref)
+        model = _model(config.schema_ref, config.base_dir)
         steps = compile_steps(list(config.steps), base_dir=config.base_dir)
         # Open the lineage store now: an unusable store must fail the run before any
         # output is replaced, not after.
@@ -575,10 +575,10 @@ def _path_clash(config: PipelineConfig) -> _Clash | None:
     return None
 
 
-def _model(ref: str | type[BaseModel] | None) -> type[BaseModel] | None:
+def _model(ref: str | type[BaseModel] | None, base_dir: Path | None) -> type[BaseModel] | None:
     if ref is None:
         return None
-    return load_model(ref) if isinstance(ref, str) else ref
+    return load_model(ref, base_dir=base_dir) if isinstance(ref, str) else ref
 
 
 def _schema_name(ref: str | type[BaseModel] | None) -> str | None:

@@ -64,7 +64,9 @@ class PipelineConfig(BaseModel):
     mode: Mode = "batch"
     spec_path: Path | None = None
     spec_hash: str | None = None
-    base_dir: Path | None = Field(default=None, description="Folder for python step imports.")
+    base_dir: Path | None = Field(
+        default=None, description="Folder for python step and schema model imports."
+    )
 
     @field_validator("as_of")
     @classmethod

@@ -63,7 +63,8 @@ def _input_schema(spec: PipelineSpec, steps: list[Step]) -> pl.Schema:
     SQLite sources were not checked at all (found by review).
     """
     if spec.schema_ref is not None:
-        model = load_model(spec.schema_ref)
+        base = spec.spec_path.parent if spec.spec_path else None
+        model = load_model(spec.schema_ref, base_dir=base)
         names = [f.alias or name for name, f in model.model_fields.items()]
         empty = pl.DataFrame({n: pl.Series([], dtype=pl.String) for n in names})
         return validate(empty, model).valid.schema

@@ -15,11 +15,13 @@ __all__ = ["load_model"]
 _FORM_HINT = "give the model as `package.module:ClassName`, e.g. `examples.claims.model:Claim`"
 
 
-def load_model(reference: str) -> type[BaseModel]:
+def load_model(reference: str, *, base_dir: Path | None = None) -> type[BaseModel]:
     """Import ``module:attr`` and return it if it is a Pydantic model class.
 
     The current working directory is importable, as with ``python -m``, so a
-    model kept beside the data (``models.py`` in the project) is found.
+    model kept beside the data (``models.py`` in the project) is found; so is
+    ``base_dir``, a spec's folder, as for its python steps (a model beside the
+    spec was found only when run from there; found by review).
     """
     module_name, sep, attr_path = reference.partition(":")
     if not sep or not module_name.strip() or not attr_path.strip():
@@ -31,6 +33,8 @@ def load_model(reference: str) -> type[BaseModel]:
     cwd = str(Path.cwd())
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
+    if base_dir is not None and str(base_dir) not in sys.path:
+        sys.path.insert(0, str(base_dir))
     try:
         module = importlib.import_module(module_name.strip())
     except ModuleNotFoundError as exc:

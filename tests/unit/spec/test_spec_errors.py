@@ -349,3 +349,26 @@ def test_a_rename_of_a_missing_column_names_it(tmp_path: Path) -> None:
         tmp_path, GOOD.replace('- filter: "value > 1"', "- rename: {valu: x}"), check=True
     )
     assert error.column == "valu" and "did you mean 'value'?" in str(error)
+
+
+def test_a_schema_model_beside_the_spec_is_found_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: python steps beside the spec were found, a schema model was not."""
+    from pipeline import run_pipeline
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "in.csv").write_text("id,value\n1,2\n")
+    (project / "beside_spec_model.py").write_text(
+        "from pydantic import BaseModel\nclass Row(BaseModel):\n    id: int\n    value: int\n"
+    )
+    (project / "spec.yaml").write_text(
+        "version: 1\nname: t\nschema: beside_spec_model:Row\nsource: {uri: in.csv}\n"
+        "sink: {uri: out.csv}\naudit: {path: audit.jsonl}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))  # undone after the test
+    spec = load_spec(project / "spec.yaml")
+    assert dict(check_spec(spec).input_columns) == {"id": "Int64", "value": "Int64"}
+    assert run_pipeline(spec).success
