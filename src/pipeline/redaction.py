@@ -16,6 +16,7 @@ process was given is never echoed by it.
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import quote
 
@@ -39,9 +40,21 @@ _SECRET_PARAM = re.compile(
 
 
 def register_secret(value: str) -> None:
-    """Mask ``value`` (and its percent-encoded forms) in everything redacted from now on."""
+    """Mask ``value`` in everything redacted from now on: as written, percent-encoded,
+    and escaped as ``repr`` and JSON show it (messages quote with ``!r``: a backslash in
+    a secret came out doubled and unmasked; found by review)."""
     if len(value) >= MIN_SECRET:
-        _secrets.update({value, quote(value), quote(value, safe="")})
+        _secrets.update(
+            {
+                value,
+                quote(value),
+                quote(value, safe=""),
+                repr(value)[1:-1],
+                json.dumps(value)[1:-1],
+                json.dumps(value, ensure_ascii=False)[1:-1],
+            }
+        )
+        _secrets.discard("")
 
 
 def forget_secrets() -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -216,13 +217,11 @@ class _Run:
         source = open_source(config.input_path, config.input_format)
         sink = open_sink(config.output_path, config.output_format)
         # The quarantine is CSV unless its name says Parquet or JSON Lines: a
-        # `q.parquet` held CSV text (found by review).
-        quarantine_path = Path(str(config.resolved_quarantine))
-        quarantine = open_sink(
-            quarantine_path,
-            FORMATS.get(quarantine_path.suffix.lower(), "csv"),
-            what="quarantine",
-        )
+        # `q.parquet` held CSV text (found by review). The location stays as given
+        # (a file:// URI is not a relative path).
+        location = config.resolved_quarantine
+        suffix = PurePosixPath(urlsplit(str(location)).path).suffix.lower()
+        quarantine = open_sink(location, FORMATS.get(suffix, "csv"), what="quarantine")
         model = _model(config.schema_ref, config.base_dir)
         steps = compile_steps(list(config.steps), base_dir=config.base_dir)
         # Open the lineage store now: an unusable store must fail the run before any

@@ -75,20 +75,23 @@ def _input_schema(spec: PipelineSpec, steps: list[Step]) -> pl.Schema:
             dataset=source.location,
             hint="declare `schema:` or check the spec where the source exists",
         )
-    batches = source.read_batches(options=dict(spec.source.options), exact=True)
-    columns = list(batches.columns)
-    if spec.quality.rules or any(step.kind == "python" for step in steps):
-        proven = set(columns)  # rules and python code may read any column
-    else:
-        lineage = lineage_through(steps, columns)
-        proven = set(lineage.read) | {
-            d.source for sources in lineage.direct.values() for d in sources
-        }
-    inferrer = TypeInferrer(columns, infer=proven)
-    for text, typed in batches:
-        if typed is not None:  # a typed source (Parquet, a table) keeps its own types
-            return pl.Schema({n: t for n, t in typed.schema.items() if n != ROW_NUMBER})
-        inferrer.update(text)
+    for exact in (False, True):  # the fast reader first, as a run reads
+        batches = source.read_batches(options=dict(spec.source.options), exact=exact)
+        columns = list(batches.columns)
+        if spec.quality.rules or any(step.kind == "python" for step in steps):
+            proven = set(columns)  # rules and python code may read any column
+        else:
+            lineage = lineage_through(steps, columns)
+            proven = set(lineage.read) | {
+                d.source for sources in lineage.direct.values() for d in sources
+            }
+        inferrer = TypeInferrer(columns, infer=proven)
+        for text, typed in batches:
+            if typed is not None:  # a typed source (Parquet, a table) keeps its own types
+                return pl.Schema({n: t for n, t in typed.schema.items() if n != ROW_NUMBER})
+            inferrer.update(text)
+        if batches.shape_ok:
+            break  # else ragged records: the exact reader sets them apart, as in a run
     return inferrer.schema()
 
 

@@ -370,3 +370,28 @@ def test_json_failures_have_the_result_shape(tmp_path: Path, args: list[str]) ->
     result = json.loads(done.stdout)
     assert set(result) == set(PipelineResult.model_fields)
     assert result["success"] is False and result["errors"][0]["code"]
+
+
+def test_a_quarantine_uri_is_written_where_it_points(tmp_path: Path) -> None:
+    """Found by review: `file:///…/q.parquet` was written under the working directory
+    as a folder named `file:`."""
+    (tmp_path / "in.csv").write_text("id,v\n1,a\n2\n")
+    (tmp_path / "qdir").mkdir()
+    target = tmp_path / "qdir" / "q.parquet"
+    done = run_cli(
+        ["--input", "in.csv", "--output", "o.csv", "--audit", "a.jsonl",
+         "--quarantine", target.as_uri(), "--json"],
+        tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert target.read_bytes().startswith(b"PAR1")
+    assert not (tmp_path / "file:").exists()
+
+
+def test_json_failure_of_another_command_prints_one_object(tmp_path: Path) -> None:
+    """Found by review: `audit verify --json` of a missing log printed its own object and
+    then a false UsageError object."""
+    done = run_cli(["audit", "verify", "--json", "missing.jsonl"], tmp_path)
+    assert done.returncode == 2
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["ok"] is False

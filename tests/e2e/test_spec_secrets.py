@@ -67,3 +67,25 @@ def test_no_var_value_anywhere(tmp_path: Path, source: str, succeeds: bool) -> N
     seen = _everything(tmp_path, checked.stdout, checked.stderr, done.stdout, done.stderr)
     assert SECRET not in seen
     assert "***" in seen  # masked, not dropped: the location still shows where
+
+
+def test_a_var_value_quoted_with_escapes_is_masked(tmp_path: Path) -> None:
+    r"""Found by review: messages quote values with !r, so a backslash in the value came
+    out doubled (`'p4ss\\word'`) and unmasked."""
+    (tmp_path / "in.csv").write_text(CSV)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        'version: 1\nname: secrets\nsource: {uri: in.csv, format: "${RDP_SECRET}"}\n'
+        "sink: {uri: out/o.csv}\naudit: {path: out/audit.jsonl}\n"
+    )
+    secret = "p4ss\\wordXX\ttab"
+    os.environ["RDP_SECRET"] = secret
+    try:
+        done = run_cli(["run", str(spec), "--json"], tmp_path)
+    finally:
+        del os.environ["RDP_SECRET"]
+    assert done.returncode == 2
+    seen = _everything(tmp_path, done.stdout, done.stderr)
+    for form in (secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]):
+        assert form not in seen
+    assert "***" in seen

@@ -7,7 +7,6 @@ to stderr. Exit codes: 0 ok, 1 tamper or failed check, 2 usage or I/O.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from pipeline.audit import (
 )
 from pipeline.audit.export import EntryFilter, export_entries, filter_entries
 from pipeline.audit.note import Verifier
+from pipeline.cli.render import emit_json
 from pipeline.errors import PipelineError
 
 app = typer.Typer(
@@ -52,7 +52,7 @@ def _fail(exc: PipelineError, as_json: bool, debug: bool) -> NoReturn:
     if debug:
         raise exc
     if as_json:
-        print(json.dumps({"ok": False, "error": exc.to_dict()}))
+        emit_json({"ok": False, "error": exc.to_dict()})
     _err.print(f"error: {exc}", markup=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
@@ -111,7 +111,7 @@ def verify(
                 ) from exc
         report = verify_log(audit, public_keys=verifiers, trusted_checkpoint=trusted)
         if as_json:
-            print(json.dumps(report.to_dict()))
+            emit_json(report.to_dict())
         if report.finding is None:
             signed = (
                 f", {report.checkpoints_verified} signed checkpoint(s) verified"
@@ -147,7 +147,7 @@ def prove(
 
     def body() -> int:
         doc = prove_inclusion(audit, seq, public_keys=_verifiers(public_key))
-        print(json.dumps(doc))
+        emit_json(doc)
         if not as_json:
             _err.print(
                 f"entry {seq} is leaf {doc['leaf_index']} of {doc['tree_size']}; "
@@ -213,7 +213,7 @@ def show(
         if limit is not None:
             entries = entries[-limit:] if limit > 0 else []
         if as_json:
-            print(json.dumps({"count": len(entries), "entries": [e.to_dict() for e in entries]}))
+            emit_json({"count": len(entries), "entries": [e.to_dict() for e in entries]})
             return 0
         table = Table(title=f"{audit} ({len(entries)} entries)")
         for col in ("seq", "timestamp", "actor", "run", "stage", "action", "status", "records"):
@@ -276,7 +276,7 @@ def export(
                 raise PipelineError(f"cannot write {out}: {exc.strerror}") from exc
         summary = {"ok": True, "format": kind, "count": count, "out": str(out) if out else None}
         if as_json:
-            print(json.dumps(summary))
+            emit_json(summary)
         _err.print(f"exported {count} entries as {kind}" + (f" to {out}" if out else ""))
         return 0
 

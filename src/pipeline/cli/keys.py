@@ -6,7 +6,6 @@ stdout; everything human goes to stderr. Exit 0 ok, 2 usage or I/O.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +13,7 @@ import typer
 from rich.console import Console
 
 from pipeline.audit.keys import DEFAULT_KEY_NAME, generate_keypair
+from pipeline.cli.render import emit_json
 from pipeline.errors import PipelineError
 
 app = typer.Typer(
@@ -45,19 +45,17 @@ def generate(
         if debug:
             raise
         if as_json:
-            print(json.dumps({"ok": False, "error": exc.to_dict()}))
+            emit_json({"ok": False, "error": exc.to_dict()})
         _err.print(f"error: {exc}", soft_wrap=True, markup=False)
         raise typer.Exit(exc.exit_code) from None
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "ok": True,
-                    "private_key": str(pair.private_path),
-                    "public_key": str(pair.public_path),
-                    "vkey": pair.vkey,
-                }
-            )
+        emit_json(
+            {
+                "ok": True,
+                "private_key": str(pair.private_path),
+                "public_key": str(pair.public_path),
+                "vkey": pair.vkey,
+            }
         )
     _err.print(
         f"wrote {pair.private_path} (keep it secret) and {pair.public_path}\n"

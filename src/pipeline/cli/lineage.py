@@ -8,7 +8,6 @@ store errors.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.render import styled
+from pipeline.cli.render import emit_json, styled
 from pipeline.errors import LineageError, PipelineError
 from pipeline.lineage.graph import GraphFormat, lineage_graph, render
 from pipeline.lineage.openlineage import DEFAULT_SPOOL, LineageEmitter
@@ -67,7 +66,7 @@ def _open(store: Path) -> LineageTracker:
 
 
 def _emit_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    emit_json(data, indent=2)
 
 
 def _short(value: str | None) -> str:

@@ -52,10 +52,10 @@ def parse_as_of(text: str | None) -> datetime | None:
 _emitted = False
 
 
-def emit_json(payload: dict[str, Any]) -> None:
-    """Print one JSON object on stdout."""
+def emit_json(payload: dict[str, Any], *, indent: int | None = None) -> None:
+    """Print one JSON object on stdout (every command's JSON goes through here)."""
     global _emitted
-    sys.stdout.write(json.dumps(payload, sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(payload, indent=indent, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
     _emitted = True
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -67,4 +65,4 @@ def schema() -> None:
         document.get("properties", {}).pop(hidden, None)
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "regulated-data-pipelines spec, version 1"
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    emit_json(document, indent=2)
