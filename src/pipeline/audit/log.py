@@ -323,15 +323,22 @@ class AuditLogger:
 
     def _scan(self, f: AppendFile, size: int) -> None:
         """Read entries this process has not seen, checking hashes and links."""
+        signed: Checkpoint | None = None
         if self._tree is None or self._known_size < 0 or size < self._known_size:
             self._tree, start = CompactRange(), 0
             self._last_hash = GENESIS_HASH
+            # A log read from its start is held to its latest checkpoint: rewritten with
+            # recomputed hashes, it was self-consistent, and the next run signed the
+            # forgery (found by review). Appending to it is refused instead.
+            signed = self._read_last_checkpoint()
         else:
             start = self._known_size
         data = f.read_range(start, size)
         lines = data.split(b"\n")
         lines.pop()
         tree, prev = self._tree, self._last_hash.encode()
+        if signed is not None and signed.size == 0 and signed.root != tree.root():
+            raise _disagrees(self.path, signed)
         for line in lines:
             parts = split_line(line)
             if parts is None or hashlib.sha256(parts[0]).hexdigest().encode() != parts[1]:
@@ -346,6 +353,15 @@ class AuditLogger:
                 )
             tree.append(hashlib.sha256(b"\x00" + parts[0]).digest())
             prev = parts[1]
+            if signed is not None and tree.size == signed.size and tree.root() != signed.root:
+                raise _disagrees(self.path, signed)
+        if signed is not None and tree.size < signed.size:
+            raise LogTamperError(
+                TamperKind.TRUNCATED,
+                tree.size,
+                f"audit log {self.path} has {tree.size} entries, fewer than the "
+                f"{signed.size} its latest checkpoint signed; nothing was appended",
+            )
         if lines:
             last = json.loads(lines[-1])
             self._last_seq, self._last_ts = int(last["seq"]), str(last["timestamp"])
@@ -440,6 +456,7 @@ class AuditLogger:
         if (
             previous is not None
             and previous.size == tree.size
+            and previous.root == tree.root()
             and previous.key_id == (f"{signer.key_id:08x}")
         ):
             return previous  # nothing new to sign
@@ -458,6 +475,8 @@ class AuditLogger:
         return cp
 
     def _read_last_checkpoint(self) -> Checkpoint | None:
+        # (Its signature is not checked here: a writer holds the log to the latest
+        # checkpoint on disk; `pipeline audit verify` checks signatures and keys.)
         """The latest checkpoint on disk (unverified: only its key and size are used)."""
         from pipeline.audit.checkpoint import iter_checkpoint_lines, load_record
 
@@ -468,3 +487,12 @@ class AuditLogger:
             with contextlib.suppress(AuditError):
                 last = Checkpoint.from_record(load_record(line))
         return last
+
+
+def _disagrees(path: Path, signed: Checkpoint) -> LogTamperError:
+    return LogTamperError(
+        TamperKind.FORKED,
+        signed.size - 1 if signed.size else None,
+        f"the first {signed.size} entries of audit log {path} are not those its latest "
+        "checkpoint signed (rewritten); nothing was appended",
+    )
