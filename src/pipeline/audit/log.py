@@ -68,7 +68,10 @@ def _redact(value: Any) -> Any:
     if isinstance(value, dict):
         for key in value:
             if not isinstance(key, str):
-                raise AuditError("audit details keys must be strings")
+                raise AuditError(
+                    "audit details keys must be strings",
+                    hint="give the details as a dict of names (str) to counts, hashes or names",
+                )
             if _SECRET_KEY.search(key):
                 raise AuditError(
                     f"audit details key {key!r} looks like a secret",

@@ -104,9 +104,11 @@ def verify(
         if checkpoint is not None:
             try:
                 trusted = checkpoint.read_text(encoding="utf-8")
-            except OSError as exc:
+            except (OSError, UnicodeDecodeError) as exc:
+                # Not UTF-8 is no checkpoint: a usage error (2), not a tamper finding (1).
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
                 raise PipelineError(
-                    f"cannot read checkpoint {checkpoint}: {exc.strerror}",
+                    f"cannot read checkpoint {checkpoint}: {reason}",
                     hint="pass a file holding one signed-note checkpoint",
                 ) from exc
         report = verify_log(audit, public_keys=verifiers, trusted_checkpoint=trusted)

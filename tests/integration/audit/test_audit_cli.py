@@ -181,3 +181,17 @@ def test_installed_command(signed: tuple[Path, Path]) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ok"] is True
+
+
+def test_a_checkpoint_file_that_is_not_text_is_a_usage_error(
+    signed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Found by review: a UnicodeDecodeError traceback and exit 1 (read as tampering)."""
+    log, keys = signed
+    bad = tmp_path / "cp"
+    bad.write_bytes(b"\xff\xfe")
+    code, _, err = invoke("verify", str(log), "--public-key", str(keys / "audit.pub"),
+                          "--checkpoint", str(bad))  # fmt: skip
+    assert code == 2
+    assert "cannot read checkpoint" in err and "not UTF-8 text" in err
+    assert "Traceback" not in err

@@ -97,6 +97,19 @@ def test_no_secrets_in_entries(tmp_path: Path) -> None:
     assert b"hunter2" not in (tmp_path / "a.jsonl").read_bytes()
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["aws_secret_access_key", "aws_session_token", "access_token", "X-Goog-Signature",
+     "sas_token", "private_key", "X-Amz-Credential"],
+)  # fmt: skip
+def test_secret_query_parameters_are_masked(tmp_path: Path, name: str) -> None:
+    """Found by review: only whole names (password, sig, secret_key...) were masked."""
+    audit = AuditLogger(tmp_path / "a.jsonl")
+    entry = audit.log_failed("p", "read", "read", error=f"no s3://b/in.csv?{name}=s3cr3tPW&x=1")
+    assert entry.details == {"error": f"no s3://b/in.csv?{name}=***&x=1"}
+    assert b"s3cr3tPW" not in (tmp_path / "a.jsonl").read_bytes()
+
+
 def test_clock_backwards_is_recorded(tmp_path: Path) -> None:
     now = [datetime(2024, 1, 15, 10, 30, tzinfo=UTC)]
     audit = AuditLogger(tmp_path / "a.jsonl", clock=lambda: now[0])
@@ -207,3 +220,9 @@ def test_floats_and_unicode_take_the_reference_path(tmp_path: Path) -> None:
     line = log.read_bytes().splitlines()[0]
     assert line == rfc8785.dumps(json.loads(line))
     assert verify_log(log).ok
+
+
+def test_a_details_key_that_is_not_text_says_so(tmp_path: Path) -> None:
+    with pytest.raises(AuditError, match="keys must be strings") as caught:
+        AuditLogger(tmp_path / "a.jsonl").log_start("p", "read", "read", details={1: 2})
+    assert "a dict of names" in caught.value.hint
