@@ -286,10 +286,13 @@ def _run_neighbours(conn: sqlite3.Connection, run: int, direction: Direction) ->
     ).fetchall()
     out: list[int] = []
     for version, hash_, dataset in rows:
+        # Only an earlier run is an ancestor (a later one a descendant), even when the
+        # bytes match exactly: a run writing back what an earlier run read made the two
+        # each other's ancestor, a cycle (found by review).
         exact = [
             r[0]
             for r in conn.execute(
-                f"SELECT run FROM run_io WHERE version = ? AND role {theirs} AND run != ?",  # noqa: S608
+                f"SELECT run FROM run_io WHERE version = ? AND role {theirs} AND run {earlier} ?",  # noqa: S608
                 (version, run),
             )
         ]

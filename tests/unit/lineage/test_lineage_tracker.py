@@ -127,3 +127,23 @@ def test_unusable_store_path_is_a_lineage_error(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(LineageError, match="cannot open lineage store"):
         LineageTracker(store=tmp_path / "dir.db")
+
+
+def test_writing_back_identical_bytes_makes_no_cycle() -> None:
+    """Found by review: the exact-hash match ignored run order, so a run writing back the
+    bytes an earlier run read became that run's ancestor, and each the other's."""
+    tracker = LineageTracker()
+
+    def record(src: str, src_hash: str, dst: str, dst_hash: str, name: str) -> str:
+        return tracker.record(
+            source_type="file", source_location=src, source_hash=src_hash,
+            transformation=name, destination_type="file", destination_location=dst,
+            destination_hash=dst_hash, input_records=1, output_records=1, records_filtered=0,
+        ).lineage_id  # fmt: skip
+
+    first = record("A", "h1", "B", "h2", "t1")
+    second = record("B", "h2", "A", "h1", "t2")
+    assert [r.transformation for r in tracker.get_ancestors(first)] == []
+    assert [r.transformation for r in tracker.get_ancestors(second)] == ["t1"]
+    assert [r.transformation for r in tracker.get_descendants(first)] == ["t2"]
+    assert [r.transformation for r in tracker.get_descendants(second)] == []
