@@ -56,3 +56,28 @@ def test_a_crashed_flush_is_adopted_and_a_running_one_is_left_alone(tmp_path: Pa
     assert sorted(sent) == [-1, 0]
     assert result.delivered == 2 and result.remaining == 1
     assert busy.exists() and not crashed.exists()
+
+
+def test_a_line_cut_short_is_set_apart_and_the_rest_delivered_once(tmp_path: Path) -> None:
+    """Found by review: one torn line (kill -9 mid-append) made every flush fail on its
+    parse with no file or line named, and re-send the events before it each time."""
+    path = tmp_path / "s.jsonl"
+    spool = Spool(path)
+    for event in _events(2):
+        spool.append(event, "down")
+    whole = path.read_bytes()
+    path.write_bytes(whole + whole.splitlines(keepends=True)[0][:25])  # a torn append
+    spool.append({"eventType": "COMPLETE", "seq": 2}, "down")  # after the crash
+    assert [e["event"]["seq"] for e in spool.pending()] == [0, 1, 2]
+    sent: list[int] = []
+
+    def send(event: dict[str, Any]) -> str | None:
+        sent.append(event["seq"])
+        return None
+
+    first = spool.flush(send)
+    assert sent == [0, 1, 2] and first.delivered == 3 and first.remaining == 0
+    assert "1 line(s) of the spool were not whole events (first: line 3)" in first.errors[0]
+    assert spool.damaged_path.read_bytes() == whole.splitlines(keepends=True)[0][:25] + b"\n"
+    second = spool.flush(send)
+    assert sent == [0, 1, 2] and second.to_dict() == {"delivered": 0, "remaining": 0, "errors": []}
