@@ -25,7 +25,8 @@ __all__ = ["masked", "redact_uri", "register_secret"]
 #: Shorter values are not masked: "1" or "csv" would garble every message, and
 #: cannot be secrets worth the name.
 MIN_SECRET = 4
-_secrets: set[str] = set()
+#: Every form of every registered secret, the longest first (a form may hold another).
+_secrets: list[str] = []
 
 _USERINFO = re.compile(
     r"(?P<scheme>[a-zA-Z][\w+.-]{0,31}://)(?P<user>[^:/@\s]{0,256}):[^@/\s]{1,1024}@"
@@ -46,17 +47,15 @@ def register_secret(value: str) -> None:
     and escaped as ``repr`` and JSON show it (messages quote with ``!r``: a backslash in
     a secret came out doubled and unmasked; found by review)."""
     if len(value) >= MIN_SECRET:
-        _secrets.update(
-            {
-                value,
-                quote(value),
-                quote(value, safe=""),
-                repr(value)[1:-1],
-                json.dumps(value)[1:-1],
-                json.dumps(value, ensure_ascii=False)[1:-1],
-            }
-        )
-        _secrets.discard("")
+        forms = {
+            value,
+            quote(value),
+            quote(value, safe=""),
+            repr(value)[1:-1],
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+        }
+        _secrets[:] = sorted(forms.union(_secrets), key=len, reverse=True)
 
 
 def forget_secrets() -> None:
@@ -66,7 +65,7 @@ def forget_secrets() -> None:
 
 def masked(text: str) -> str:
     """``text`` with every registered secret replaced by ``***``."""
-    for secret in sorted(_secrets, key=len, reverse=True):  # the longest form first
+    for secret in _secrets:
         if secret in text:
             text = text.replace(secret, "***")
     return text

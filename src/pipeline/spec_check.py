@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from pipeline.context import RunContext
 from pipeline.errors import PipelineError, SpecError
-from pipeline.execution.common import lineage_through
+from pipeline.execution.common import lineage_through, proven_columns
 from pipeline.infer import TypeInferrer
 from pipeline.io import ROW_NUMBER, open_source
 from pipeline.io.files import FileSource
@@ -53,7 +54,7 @@ class SpecCheck:
         }
 
 
-def _input_schema(spec: PipelineSpec, steps: list[Step]) -> pl.Schema:
+def _input_schema(spec: PipelineSpec, steps: list[Step], base: Path | None) -> pl.Schema:
     """The typed columns validation produces (schema), or the types a run infers.
 
     Without a schema the source is read (in chunks, bounded memory) and typed
@@ -63,7 +64,6 @@ def _input_schema(spec: PipelineSpec, steps: list[Step]) -> pl.Schema:
     SQLite sources were not checked at all (found by review).
     """
     if spec.schema_ref is not None:
-        base = spec.spec_path.parent if spec.spec_path else None
         model = load_model(spec.schema_ref, base_dir=base)
         names = [f.alias or name for name, f in model.model_fields.items()]
         empty = pl.DataFrame({n: pl.Series([], dtype=pl.String) for n in names})
@@ -75,16 +75,13 @@ def _input_schema(spec: PipelineSpec, steps: list[Step]) -> pl.Schema:
             dataset=source.location,
             hint="declare `schema:` or check the spec where the source exists",
         )
+    opaque = bool(spec.quality.rules) or any(step.kind == "python" for step in steps)
     for exact in (False, True):  # the fast reader first, as a run reads
         batches = source.read_batches(options=dict(spec.source.options), exact=exact)
         columns = list(batches.columns)
-        if spec.quality.rules or any(step.kind == "python" for step in steps):
-            proven = set(columns)  # rules and python code may read any column
-        else:
-            lineage = lineage_through(steps, columns)
-            proven = set(lineage.read) | {
-                d.source for sources in lineage.direct.values() for d in sources
-            }
+        # As a run proves them (execution.common.Typing): rules and python code may
+        # read any column.
+        proven = columns if opaque else proven_columns(lineage_through(steps, columns), columns)
         inferrer = TypeInferrer(columns, infer=proven)
         for text, typed in batches:
             if typed is not None:  # a typed source (Parquet, a table) keeps its own types
@@ -99,7 +96,7 @@ def check_spec(spec: PipelineSpec) -> SpecCheck:
     """Check a loaded spec end to end; raise :class:`SpecError` at the first problem."""
     base = spec.spec_path.parent if spec.spec_path else None
     steps = compile_steps(list(spec.steps), base_dir=base)
-    schema = _input_schema(spec, steps)
+    schema = _input_schema(spec, steps, base)
     report = SpecCheck(spec.name, spec.spec_hash, [(n, str(t)) for n, t in schema.items()])
     frame = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, **dict(schema)}).lazy()
     ctx = RunContext(pipeline_id=spec.name)

@@ -161,10 +161,11 @@ def _from_validation(exc: ValidationError, loaded: LoadedYaml) -> SpecError:
     # An unknown key explains a "missing" one next to it (a typo), so report it first.
     first = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     tagged = tuple(first["loc"])
-    loc = tagged
     # Pydantic puts the union member's tag into the loc of step errors; drop it.
     loc = tuple(
-        p for i, p in enumerate(loc) if not (i == 2 and loc[:1] == ("steps",) and p in STEP_KINDS)
+        p
+        for i, p in enumerate(tagged)
+        if not (i == 2 and tagged[:1] == ("steps",) and p in STEP_KINDS)
     )
     more = len(exc.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""

@@ -56,12 +56,7 @@ class LoadedYaml:
 
     def line_of(self, loc: Iterable[str | int]) -> int | None:
         """The line of the deepest known prefix of ``loc``."""
-        key = tuple(loc)
-        while key:
-            if key in self.lines:
-                return self.lines[key]
-            key = key[:-1]
-        return None
+        return _line_of(self.lines, tuple(loc))
 
 
 def load_yaml(path: Path) -> LoadedYaml:
@@ -191,6 +186,15 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], display: str) -
             _walk(item, (*path, index), lines, display)
 
 
+def _line_of(lines: dict[Path_, int], loc: Path_) -> int | None:
+    """The line of the deepest prefix of ``loc`` that ``lines`` knows."""
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return None
+
+
 def _kind(tag: str) -> str:
     return {
         "tag:yaml.org,2002:int": "a number",
@@ -229,8 +233,9 @@ def _check_values(value: Any, path: Path_, lines: dict[Path_, int], display: str
         hint = f"numbers here stay within ±{_JSON_INT}; quote it to give it as text"
     if problem is not None:
         key = ".".join(map(str, path))
-        line = next((lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in lines), None)
-        raise SpecError(problem, dataset=display, line=line, key=key or None, hint=hint)
+        raise SpecError(
+            problem, dataset=display, line=_line_of(lines, path), key=key or None, hint=hint
+        )
 
 
 def interpolate(value: Any, loaded: LoadedYaml, path: Path_ = ()) -> Any:

@@ -478,9 +478,8 @@ class AuditLogger:
         return cp
 
     def _read_last_checkpoint(self) -> Checkpoint | None:
-        # (Its signature is not checked here: a writer holds the log to the latest
-        # checkpoint on disk; `pipeline audit verify` checks signatures and keys.)
-        """The latest checkpoint on disk (unverified: only its key and size are used)."""
+        """The latest checkpoint on disk, unverified: a writer holds the log to its size
+        and root and compares keys; `pipeline audit verify` checks the signatures."""
         from pipeline.audit.checkpoint import iter_checkpoint_lines, load_record
 
         last: Checkpoint | None = None

@@ -320,12 +320,11 @@ class Typing:
             # Rules and python code may read any column: type them all, carry none as text.
             return cls(frozenset(columns), frozenset())
         lineage = lineage_through(plan.steps, columns)
-        read = set(lineage.read)
-        written = {d.source for sources in lineage.direct.values() for d in sources}
         as_text: set[str] = set()
         if plan.sink.writes_csv_text:
+            read = set(lineage.read)
             as_text = {s for s in _passed_through(lineage).values() if s not in read}
-        return cls(frozenset(c for c in columns if c in read or c in written), frozenset(as_text))
+        return cls(proven_columns(lineage, columns), frozenset(as_text))
 
     def inferrer(self, columns: list[str]) -> TypeInferrer:
         """An inferrer of ``columns`` that proves the types of the proven ones only."""
@@ -349,6 +348,13 @@ class Typing:
             (name, str(proven[sources[name]]) if sources.get(name) in self.as_text else dtype)
             for name, dtype in fields
         ]
+
+
+def proven_columns(lineage: ColumnLineage, columns: list[str]) -> frozenset[str]:
+    """The columns inference proves: those a step reads and those reaching the output."""
+    read = set(lineage.read)
+    written = {d.source for sources in lineage.direct.values() for d in sources}
+    return frozenset(c for c in columns if c in read or c in written)
 
 
 def lineage_through(steps: list[Step], columns: list[str]) -> ColumnLineage:

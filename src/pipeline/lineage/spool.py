@@ -133,11 +133,16 @@ class Spool:
                 return
             if not batch.exists():
                 return
-            lines: list[tuple[int, bytes]] = []
+            lines: list[tuple[bytes, dict[str, Any]]] = []
             damaged: list[tuple[int, bytes]] = []
             for number, raw in enumerate(handle.read().splitlines(), start=1):
-                if raw.strip():
-                    (lines if _entry(raw) else damaged).append((number, raw + b"\n"))
+                if not raw.strip():
+                    continue
+                entry = _entry(raw)
+                if entry is None:
+                    damaged.append((number, raw + b"\n"))
+                else:
+                    lines.append((raw + b"\n", entry))
             if damaged:
                 # A line cut short by a crash (kill -9 mid-append) made every flush fail
                 # on its parse and send the rest again (found by review): it is kept
@@ -149,11 +154,9 @@ class Spool:
                     f"line {damaged[0][0]}); kept in {self.damaged_path}"
                 )
             sent = 0
-            for _, line in lines:
+            for _, entry in lines:
                 if result.send_failed:
                     break  # keep the order: nothing after an event that failed
-                entry = _entry(line)
-                assert entry is not None
                 error = send(entry["event"])
                 if error is not None:
                     result.errors.append(error)
@@ -161,7 +164,7 @@ class Spool:
                     break
                 sent += 1
             result.delivered += sent
-            left = [line for _, line in lines[sent:]]
+            left = [raw for raw, _ in lines[sent:]]
             if left:
                 self._requeue(left)
             batch.unlink()

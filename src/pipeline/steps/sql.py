@@ -69,7 +69,8 @@ _CLOCK_KEYWORDS = frozenset(
 _OPERATORS = frozenset("_.,()+-*/%<>=!|&^~:[]'\"`")
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|[0-9][A-Za-z0-9_$.]*")
-_CLOSING = {'"': '"', "`": "`"}
+_CALL = re.compile(r"\s*\(")
+_QUOTED_NAME = frozenset('"`')
 
 
 def refusal(text: str) -> str | None:
@@ -88,8 +89,8 @@ def refusal(text: str) -> str | None:
                 )
             i = _skip_quoted(text, i, "'")
             before = "'"
-        elif char in _CLOSING:
-            end = _skip_quoted(text, i, _CLOSING[char])
+        elif char in _QUOTED_NAME:
+            end = _skip_quoted(text, i, char)
             name = text[i + 1 : end - 1].replace(char * 2, char)
             if "\\" in name:
                 # Inside a quoted name Polars reads \" as an escaped quote: the name
@@ -145,7 +146,7 @@ def _skip_quoted(text: str, start: int, quote: str) -> int:
 
 def _called(text: str, end: int) -> bool:
     """Whether the token ending at ``end`` is followed by ``(``: a call, even quoted."""
-    return text[end:].lstrip().startswith("(")
+    return _CALL.match(text, end) is not None
 
 
 def _forbidden(name: str) -> str:
