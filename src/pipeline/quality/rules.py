@@ -332,9 +332,9 @@ def _check_sql(text: str) -> str:
 
     Refused first, as a step's expression is, when Polars' parse would run a
     subquery or read the clock (see :mod:`pipeline.steps.sql`)."""
-    reason = refusal(text)
-    if reason is not None:
-        raise ValueError(reason)
+    refused = refusal(text)
+    if refused is not None:
+        raise ValueError(f"{refused.reason} ({refused.hint})")
     try:
         pl.sql_expr(text)
     except pl.exceptions.PolarsError as exc:

@@ -24,12 +24,13 @@ whatever passes, Polars neither evaluated the clock nor ran a subquery.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import polars as pl
 
 from pipeline.errors import SpecError
 
-__all__ = ["columns_read", "parse_sql", "refusal"]
+__all__ = ["Refusal", "columns_read", "parse_sql", "refusal"]
 
 #: Functions whose value is the clock or a random source (Polars evaluates the
 #: clock at parse time) or that read files (table functions): refused when called.
@@ -73,7 +74,17 @@ _CALL = re.compile(r"\s*\(")
 _QUOTED_NAME = frozenset('"`')
 
 
-def refusal(text: str) -> str | None:
+class Refusal(NamedTuple):
+    """Why an expression may not reach Polars' SQL parser, and what to write instead."""
+
+    reason: str
+    hint: str
+
+
+_SPELLING = "write it with plain '…' strings, column names and operators"
+
+
+def refusal(text: str) -> Refusal | None:
     """Why ``text`` may not reach Polars' SQL parser, or None when it may."""
     i, n = 0, len(text)
     before = ""  # the last code token: "(" makes FROM or TABLE start a query
@@ -83,9 +94,9 @@ def refusal(text: str) -> str | None:
             if i and (text[i - 1].isalnum() or text[i - 1] in "_&"):
                 # E'…', N'…', X'…', Q'[…]' …: Polars reads some as other kinds of string,
                 # ending where a plain one would not.
-                return (
-                    f"a prefixed string literal ({text[max(0, i - 2) : i + 1]}…) is not "
-                    "supported; write a plain '…' string, with a space before it"
+                return Refusal(
+                    f"a prefixed string literal ({text[max(0, i - 2) : i + 1]}…) is not supported",
+                    "write a plain '…' string, with a space before it",
                 )
             i = _skip_quoted(text, i, "'")
             before = "'"
@@ -95,19 +106,27 @@ def refusal(text: str) -> str | None:
             if "\\" in name:
                 # Inside a quoted name Polars reads \" as an escaped quote: the name
                 # would end elsewhere than here.
-                return "a backslash in a quoted name is not supported"
+                return Refusal(
+                    "a backslash in a quoted name is not supported",
+                    "rename the column first (a rename step), or quote it without the backslash",
+                )
             if _called(text, end) and name.lower() in _FORBIDDEN_CALLS:
                 return _forbidden(name)
             i, before = end, "name"
         elif char == "$":
-            return "dollar quoting and $ placeholders are not supported; write a '…' string"
+            return Refusal(
+                "dollar quoting and $ placeholders are not supported", "write a '…' string"
+            )
         elif not (char.isalnum() or char.isspace() or char in _OPERATORS):
             # Only characters whose reading is plain pass: Polars took `#` and a quote
             # after it into a name (found by review: `#' < now()` hid the call inside what
             # read here as a string); `#`, `@`, `?`, `;` or a backslash have no use here.
-            return f"{char!r} is not supported outside a string"
+            return Refusal(f"{char!r} is not supported outside a string", _SPELLING)
         elif text.startswith(("--", "/*"), i):
-            return "comments are not supported in an expression"
+            return Refusal(
+                "comments are not supported in an expression",
+                "remove the comment; the spec file can hold YAML comments (#) instead",
+            )
         elif (match := _WORD.match(text, i)) is not None:
             word = match.group().lower()
             called = _called(text, match.end())
@@ -116,9 +135,11 @@ def refusal(text: str) -> str | None:
                 or (word == "values" and called)
                 or (word in ("from", "table") and before == "(")
             ):
-                return (
+                return Refusal(
                     f"a subquery ({match.group()} …) is not supported: an expression reads "
-                    "the row's own columns"
+                    "the row's own columns",
+                    "for values from another dataset, use a quality rule of kind "
+                    "'reference', or join the data before the run",
                 )
             if (called and word in _FORBIDDEN_CALLS) or word in _CLOCK_KEYWORDS:
                 return _forbidden(match.group())
@@ -149,23 +170,20 @@ def _called(text: str, end: int) -> bool:
     return _CALL.match(text, end) is not None
 
 
-def _forbidden(name: str) -> str:
-    return (
+def _forbidden(name: str) -> Refusal:
+    return Refusal(
         f"the expression uses {name}(), which would put the clock, a random value or "
-        "another file into the data"
+        "another file into the data",
+        "compare with a fixed value instead, or pin the run time with --as-of and "
+        "derive from a column",
     )
 
 
 def parse_sql(text: str, *, step: str) -> pl.Expr:
     """Parse one SQL expression; a :class:`SpecError` naming ``step`` when it cannot be."""
-    reason = refusal(text)
-    if reason is not None:
-        raise SpecError(
-            reason,
-            step=step,
-            hint="compare with a fixed value instead, or pin the run time with --as-of and "
-            "derive from a column",
-        )
+    refused = refusal(text)
+    if refused is not None:
+        raise SpecError(refused.reason, step=step, hint=refused.hint)
     try:
         return pl.sql_expr(text)
     except (pl.exceptions.PolarsError, ValueError) as exc:

@@ -101,5 +101,7 @@ def test_ordinary_expressions_pass(text: str) -> None:
     ],
 )
 def test_refused(text: str, words: str) -> None:
-    reason = refusal(text)
-    assert reason is not None and words in reason
+    refused = refusal(text)
+    assert refused is not None and words in refused.reason
+    # The hint answers this refusal: only the clock's points at --as-of.
+    assert ("--as-of" in refused.hint) == ("would put the clock" in refused.reason)
