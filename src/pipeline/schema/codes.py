@@ -7,8 +7,11 @@ the row redacted so evidence never carries data (ARCHITECTURE.md invariant 5).
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any, Final, TypedDict
 
 __all__ = [
@@ -113,13 +116,33 @@ def code_for(pydantic_type: str) -> str:
 
 
 def _variants(values: Iterable[str]) -> set[str]:
-    """A value and the forms a validator is likely to echo (stripped, case-folded)."""
+    """A value and the forms a validator is likely to echo: stripped, and as the number
+    Pydantic made of it (`+1000`, ` 0999` and `1_000` are echoed as 1000 and 999;
+    found by review). Case is ignored where they are matched."""
     out: set[str] = set()
     for value in values:
-        for form in (value, value.strip(), value.strip().lower(), value.strip().upper()):
-            if form.strip():
-                out.add(form)
+        stripped = value.strip()
+        if not stripped:
+            continue
+        out.update((value, stripped))
+        out.update(_numbers(stripped))
     return out
+
+
+def _numbers(text: str) -> set[str]:
+    """The ways Python prints the number ``text`` spells, if it spells one."""
+    forms: set[str] = set()
+    with contextlib.suppress(ValueError):
+        forms.add(str(int(text)))
+    with contextlib.suppress(ArithmeticError, ValueError):
+        number = Decimal(text)
+        if number.is_finite():
+            forms.update((str(number), f"{number.normalize():f}"))
+    with contextlib.suppress(ValueError):
+        real = float(text)
+        if math.isfinite(real):
+            forms.update((repr(real), str(real)))
+    return forms
 
 
 def _redact(message: str, values: Iterable[str]) -> str:
@@ -127,15 +150,19 @@ def _redact(message: str, values: Iterable[str]) -> str:
     # whole tokens so a one-letter cell does not mangle ordinary words.
     for value in sorted(_variants(values), key=len, reverse=True):
         pattern = r"(?<![0-9A-Za-z_])" + re.escape(value) + r"(?![0-9A-Za-z_])"
-        message = re.sub(pattern, "***", message)
+        message = re.sub(pattern, "***", message, flags=re.IGNORECASE)
     return message
 
 
 def error_entries(
-    errors: Iterable[Mapping[str, Any]], row_values: Iterable[str | None] = ()
+    errors: Iterable[Mapping[str, Any]], row: Mapping[str, str | None]
 ) -> list[ErrorEntry]:
-    """Turn Pydantic ``errors()`` into quarantine entries without any cell value."""
-    values = [v for v in row_values if v is not None]
+    """Turn Pydantic ``errors()`` into quarantine entries without any cell value.
+
+    ``row``: the cells validated, by input key. A field's message is redacted of
+    its own cell (all a field validator sees, so both engines write the same
+    message); a message about the whole row, of every cell.
+    """
     out: list[ErrorEntry] = []
     for err in errors:
         loc = err.get("loc", ())
@@ -143,7 +170,9 @@ def error_entries(
         code = code_for(str(err["type"]))
         message = str(err["msg"])
         if code == CUSTOM:
+            cells = [row[column]] if column is not None and column in row else list(row.values())
             seen = err.get("input")
-            message = _redact(message, [*values, *([seen] if isinstance(seen, str) else [])])
+            shown = [c for c in cells if c is not None]
+            message = _redact(message, [*shown, *([seen] if isinstance(seen, str) else [])])
         out.append({"column": column, "code": code, "message": message})
     return out

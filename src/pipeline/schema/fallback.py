@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError, create_model, field_validator
@@ -25,18 +24,6 @@ __all__ = ["Checked", "FieldChecker", "model_fallback_reason"]
 Checked = tuple[bool, Any, list[ErrorEntry]]
 
 
-def _takes_info(func: Callable[..., Any], mode: str) -> bool:
-    try:
-        params = [
-            p
-            for p in inspect.signature(func).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-    except (TypeError, ValueError):
-        return True
-    return len(params) >= (3 if mode == "wrap" else 2)
-
-
 def _field_decorators(model: type[BaseModel], name: str) -> list[Any]:
     decorators = model.__pydantic_decorators__.field_validators.values()
     return [d for d in decorators if name in d.info.fields or "*" in d.info.fields]
@@ -48,27 +35,93 @@ def model_fallback_reason(plan: ModelPlan) -> str | None:
     decorators = model.__pydantic_decorators__
     if getattr(model, "__pydantic_root_model__", False):
         return "root model"
-    if decorators.model_validators:
+    if decorators.model_validators or decorators.root_validators:
         return "model validator"
+    if decorators.validators:
+        # Pydantic v1's @validator: found by review, a one-field model never ran it.
+        return "v1-style @validator"
     if decorators.field_serializers or decorators.model_serializers:
         return "serializer"
     if plan.computed_fields:
         return "computed field"
     if getattr(model, "__pydantic_post_init__", None):
         return "model_post_init"
+    if getattr(model.model_validate, "__func__", None) is not _MODEL_VALIDATE:
+        return "model_validate is overridden"
+    fields, extras = _core_fields(model)
+    if fields is None:
+        return "a model schema this engine does not know"
+    if extras:
+        return "typed extra fields (__pydantic_extra__)"
     for spec in plan.fields:
         if spec.input_keys is None:
             return f"alias path on field {spec.name}"
-        for dec in _field_decorators(model, spec.name):
-            if _takes_info(dec.func, dec.info.mode):
-                return f"validator {dec.cls_var_name} reads other fields"
-        for item in spec.metadata:
-            func = getattr(item, "func", None)
-            if callable(func) and _takes_info(
-                func, "wrap" if "Wrap" in type(item).__name__ else ""
-            ):
-                return f"validator on field {spec.name} reads other fields"
+        if _reads_info(fields.get(spec.name), fields.definitions, set()):
+            return f"validator on field {spec.name} reads other fields"
+        if _factory_takes_data(spec):
+            return f"default_factory of field {spec.name} reads other fields"
     return None
+
+
+_MODEL_VALIDATE = getattr(BaseModel.model_validate, "__func__", None)
+
+
+class _Fields(dict[str, Any]):
+    """A model's field schemas by name, with the schema's shared definitions."""
+
+    definitions: dict[str, Any]
+
+
+def _core_fields(model: type[BaseModel]) -> tuple[_Fields | None, bool]:
+    """The field schemas of ``model``'s core schema, and whether extras are typed."""
+    schema: Any = model.__pydantic_core_schema__
+    definitions: dict[str, Any] = {}
+    if schema.get("type") == "definitions":
+        definitions = {d["ref"]: d for d in schema.get("definitions", []) if "ref" in d}
+        schema = schema.get("schema", {})
+    while schema.get("type") == "definition-ref" and schema.get("schema_ref") in definitions:
+        schema = definitions[schema["schema_ref"]]
+    inner = schema.get("schema", {}) if schema.get("type") == "model" else {}
+    if inner.get("type") != "model-fields":
+        return None, False
+    fields = _Fields({name: f.get("schema") for name, f in inner.get("fields", {}).items()})
+    fields.definitions = definitions
+    return fields, inner.get("extras_schema") is not None
+
+
+def _reads_info(schema: Any, definitions: dict[str, Any], seen: set[str]) -> bool:
+    """Whether a field's core schema holds a validator Pydantic passes ``info``.
+
+    Such a validator can read the other fields (``info.data``), which a one-field
+    model does not have. Read from the schema Pydantic runs, not from the
+    annotation, so a validator inside a union member, a type alias or a nested
+    ``Annotated`` is found too (found by review: those ran with ``info.data`` empty).
+    """
+    if isinstance(schema, dict):
+        if schema.get("type") == "with-info":
+            return True
+        ref = schema.get("schema_ref") if schema.get("type") == "definition-ref" else None
+        if ref is not None:
+            if ref in seen or ref not in definitions:
+                return False
+            seen.add(ref)
+            return _reads_info(definitions[ref], definitions, seen)
+        return any(_reads_info(v, definitions, seen) for k, v in schema.items() if k != "metadata")
+    if isinstance(schema, list | tuple):
+        return any(_reads_info(v, definitions, seen) for v in schema)
+    return False
+
+
+def _factory_takes_data(spec: FieldSpec) -> bool:
+    """Whether the field's ``default_factory`` is given the validated data."""
+    factory = spec.info.default_factory
+    if factory is None:
+        return False
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return True  # cannot tell: the whole model decides
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
 
 class FieldChecker:
@@ -82,8 +135,9 @@ class FieldChecker:
         #: True when the field has decorator validators (run only by Pydantic).
         self.has_validators = bool(decorators)
         for dec in decorators:
-            func = dec.func
-            wrapped = classmethod(func.__func__) if inspect.ismethod(func) else staticmethod(func)
+            # The validator stays bound to the model it was declared on: rebound to the
+            # one-field model, `cls.ALLOWED` or `cls._helper(v)` failed (found by review).
+            wrapped = staticmethod(dec.func)
             # field_validator's overloads cannot express a mode chosen at run time.
             rebind: Any = field_validator
             validators[dec.cls_var_name] = rebind(spec.name, mode=dec.info.mode)(wrapped)
@@ -96,20 +150,22 @@ class FieldChecker:
         )
         self._cache: dict[str | None, Checked] = {}
 
-    def _run(self, payload: dict[str, Any], redact: list[str | None]) -> Checked:
+    def _run(self, payload: dict[str, str | None]) -> Checked:
         try:
             instance = self._model.model_validate(payload)
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_input=False)
-            return False, None, error_entries(errors, redact)
-        return True, instance.model_dump().get(self.spec.name), []
+            return False, None, error_entries(errors, payload)
+        # by_alias=False: a model configured to serialize by alias dumps under the
+        # alias, and the value was lost (found by review).
+        return True, instance.model_dump(by_alias=False).get(self.spec.name), []
 
     def check(self, value: str | None) -> Checked:
         """Validate one cell (``None`` for empty) as the full model would."""
         cached = self._cache.get(value)
         if cached is None:
             assert self.key is not None
-            cached = self._run({self.key: value}, [value])
+            cached = self._run({self.key: value})
             self._cache[value] = cached
         return cached
 
@@ -121,4 +177,4 @@ class FieldChecker:
 
     def absent(self) -> Checked:
         """Validate the field with its column absent (default or ``missing``)."""
-        return self._run({}, [])
+        return self._run({})

@@ -62,11 +62,11 @@ def validate_reference(
         except ValidationError as exc:
             accepted.append(False)
             rejected_errors.append(
-                error_entries(exc.errors(include_url=False, include_input=False), cells)
+                error_entries(exc.errors(include_url=False, include_input=False), row)
             )
             continue
         accepted.append(True)
-        dumps.append(instance.model_dump())
+        dumps.append(instance.model_dump(by_alias=False))  # keyed by field name
     mask = pl.Series(accepted, dtype=pl.Boolean)
     rejected = rejected_frame(
         data, numbers, ~mask, pl.Series([dump_errors(e) for e in rejected_errors], dtype=pl.String)

@@ -31,6 +31,8 @@ from pipeline.schema.fields import FieldSpec
 
 __all__ = ["base_dtype", "decimal_scale", "plain_value", "to_series"]
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
 _I64 = 2**63
 _I128 = 2**127
 _MAX_DECIMAL_DIGITS = 38
@@ -106,8 +108,12 @@ def _datetimes(name: str, values: Sequence[Any], spec: FieldSpec | None) -> pl.S
     present = [v for v in values if v is not None]
     aware = [v.tzinfo is not None and v.utcoffset() is not None for v in present]
     if present and all(aware):
-        utc = [None if v is None else v.astimezone(dt.UTC).replace(tzinfo=None) for v in values]
-        return pl.Series(name, utc, dtype=pl.Datetime("us")).dt.replace_time_zone("UTC")
+        # The UTC instant as microseconds since the epoch, by subtraction: an aware
+        # value near the calendar's ends (9999-12-31T23:59:59-05:00, a common
+        # "open-ended" sentinel) is an instant past year 9999 in UTC, which
+        # ``astimezone`` cannot hold (OverflowError) but Polars' Datetime can.
+        micros = [None if v is None else (v - _EPOCH) // _MICROSECOND for v in values]
+        return pl.Series(name, micros, dtype=pl.Int64()).cast(pl.Datetime("us", "UTC"))
     if not any(aware):
         tz = "UTC" if spec is not None and spec.tz_mode == "aware" else None
         return pl.Series(name, values, dtype=pl.Datetime("us", tz))
