@@ -43,6 +43,7 @@ __all__ = [
     "QualityGateError",
     "RejectionThresholdError",
     "RunFailedError",
+    "RunInterrupted",
     "SpecError",
     "TamperError",
     "error_for_code",
@@ -206,6 +207,18 @@ class InterruptedRunError(PipelineError):
 
     exit_code = 130  # the shell's code for a run ended by SIGINT
     default_hint = "nothing the run had staged was published; run it again"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The KeyboardInterrupt a stopped run raises, with the result it logged.
+
+    Still a KeyboardInterrupt (Ctrl-C ends the caller too); ``result`` is the
+    :class:`~pipeline.result.PipelineResult` of the failure the audit log holds.
+    """
+
+    def __init__(self, result: Any) -> None:
+        super().__init__(result.errors[0]["message"] if result.errors else "interrupted")
+        self.result = result
 
 
 def error_for_code(code: str) -> type[PipelineError]:

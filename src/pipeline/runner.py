@@ -29,10 +29,12 @@ from pipeline.errors import (
     PipelineError,
     QualityGateError,
     RejectionThresholdError,
+    RunInterrupted,
 )
 from pipeline.execution.batch import run_batch
 from pipeline.execution.common import Execution, Plan, QualityStage, large_for_memory
 from pipeline.execution.streaming import run_plain, run_streaming
+from pipeline.interrupts import stops_held
 from pipeline.io import open_sink, open_source
 from pipeline.io.atomic import commit_lock
 from pipeline.io.base import StagedWrite, WriteResult, input_changed
@@ -123,6 +125,8 @@ class _Run:
         self.emitter: LineageEmitter | None = None
         self.plan: Plan | None = None
         self.tracker: LineageTracker | None = None
+        self._final = contextlib.ExitStack()
+        self._holding = False
 
     def log(self, stage: str, action: str, status: str, **kwargs: Any) -> None:
         """Append an audit entry for this run (the ``AuditFn`` execution calls)."""
@@ -139,15 +143,25 @@ class _Run:
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> PipelineResult:
-        try:
-            return self._execute()
-        finally:
-            if self.tracker is not None:
-                self.tracker.close()
+        # Stops are held from the commit (or a failure) to the end: see pipeline.interrupts.
+        with contextlib.ExitStack() as self._final:
+            try:
+                return self._execute()
+            finally:
+                if self.tracker is not None:
+                    self.tracker.close()
+
+    def _settling(self) -> None:
+        """The outcome is being made final: stop requests are dropped from now on."""
+        if not self._holding:
+            self._final.enter_context(stops_held(deliver=False))
+            self._holding = True
 
     def _execute(self) -> PipelineResult:
-        self.log("pipeline", "run_pipeline", "started", details=self._start_details())
         try:
+            # A stop during the opening entry waits for it: the run then logs its stop.
+            with stops_held(deliver=True):
+                self.log("pipeline", "run_pipeline", "started", details=self._start_details())
             if self.clash is not None:
                 raise self.clash
             plan = self._prepare()
@@ -174,12 +188,11 @@ class _Run:
             self._record_lineage()
         except PipelineError as error:
             return self._fail(error)
-        except KeyboardInterrupt:
-            # SIGINT (or SIGTERM, which the CLI turns into one): the audit log says the run
-            # stopped and what it had published (nothing, unless the commit was done),
-            # then the interrupt goes on to the caller.
-            self._fail(InterruptedRunError(INTERRUPTED))
-            raise
+        except KeyboardInterrupt as stop:
+            # SIGINT (or SIGTERM, which the CLI turns into one) before the commit: the audit
+            # log says the run stopped, with nothing published, then the interrupt goes on
+            # to the caller, carrying the run's result.
+            raise RunInterrupted(self._fail(InterruptedRunError(INTERRUPTED))) from stop
         except Exception as exc:
             # Library exception texts can quote cell values: only the type enters evidence.
             internal = InternalError(f"unexpected {type(exc).__name__} in the {self.stage} stage")
@@ -286,6 +299,9 @@ class _Run:
 
     def _commit(self) -> None:
         """Publish the quarantine always, the output only when the run's checks pass."""
+        # From the first rename to the closing entry, a stop would leave files and
+        # evidence disagreeing (a replaced output with no closing entry).
+        self._settling()
         ex = self.exec
         ratio = self.config.max_rejected_ratio
         over = (
@@ -457,6 +473,7 @@ class _Run:
         }
 
     def _fail(self, error: PipelineError) -> PipelineResult:
+        self._settling()  # a second stop must not cut the failed entry short
         error.run_id = self.ctx.run_id
         for staged in (self.exec.staged_output, self.exec.staged_quarantine):
             if staged is not None:

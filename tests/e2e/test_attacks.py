@@ -1055,3 +1055,95 @@ def test_a_stop_after_the_outcome_is_final_changes_nothing(tmp_path: Path, delay
     assert '"success": true' in first
     assert proc.returncode == 0, stderr
     assert entries(audit)[-1]["status"] == "completed"
+
+
+STOP_AT = """
+import os, signal, sys
+import pipeline.runner as runner
+from pipeline.audit.log import AuditLogger
+
+point = sys.argv.pop(1)
+logged = AuditLogger.log
+
+def log(self, pipeline_id, stage, action, status, **kw):
+    entry = logged(self, pipeline_id, stage, action, status, **kw)
+    if f"{action}:{status}" == point:
+        os.kill(os.getpid(), signal.SIGTERM)  # the stop lands right after this entry
+    return entry
+
+AuditLogger.log = log
+emit = runner._Run._emit
+
+def emitting(self, event, error=None):
+    if point == f"emit:{event}":
+        os.kill(os.getpid(), signal.SIGTERM)
+    return emit(self, event, error)
+
+runner._Run._emit = emitting
+from pipeline.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize(
+    ("point", "code"),
+    [
+        ("run_pipeline:started", 130),
+        ("read_csv:started", 130),
+        ("write_csv:started", 0),
+        ("write_csv:completed", 0),
+        ("emit:complete", 0),
+        ("run_pipeline:completed", 0),
+    ],
+)
+def test_a_stop_at_the_edges_of_a_run_leaves_files_and_evidence_agreeing(
+    tmp_path: Path, point: str, code: int
+) -> None:
+    """Found by review: a SIGTERM right after the opening entry left it the last one; one
+    after the output was published left no closing entry; one after the closing entry
+    gave exit 130; and the CLI then printed the result of a run that never started."""
+    (tmp_path / "in.csv").write_text("id,name\n1,a\n2,b\n")
+    (tmp_path / "stop_at.py").write_text(STOP_AT)
+    out, audit = tmp_path / "o.csv", tmp_path / "audit.jsonl"
+    out.write_text("previous\n")
+    done = subprocess.run(
+        [sys.executable, "stop_at.py", point, "--input", "in.csv", "--output", str(out),
+         "--audit", str(audit), "--json"],
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    result = json.loads(done.stdout)
+    closing = entries(audit)[-1]
+    assert closing["action"] == "run_pipeline"
+    assert result["run_id"] == closing["run_id"]
+    if code == 0:
+        assert closing["status"] == "completed"
+        assert result["success"] is True
+        assert out.read_text() != "previous\n"
+    else:
+        assert closing["status"] == "failed"
+        assert closing["details"]["error"] == "InterruptedRunError"
+        assert result["success"] is False and result["output_written"] is False
+        assert out.read_text() == "previous\n"
+    assert verify(audit).returncode == 0
+
+
+def test_a_stop_while_the_command_starts_up_is_one_line(tmp_path: Path) -> None:
+    """Found by review: a SIGTERM while Typer built the command printed a traceback."""
+    script = (
+        "import os, signal, sys\nimport typer.main\nbuild = typer.main.get_command\n"
+        "def get_command(app):\n    os.kill(os.getpid(), signal.SIGTERM)\n    return build(app)\n"
+        "typer.main.get_command = get_command\nfrom pipeline.cli import main\nmain(sys.argv[1:])\n"
+    )
+    (tmp_path / "stop_early.py").write_text(script)
+    done = subprocess.run(
+        [sys.executable, "stop_early.py", "run", "--input", "in.csv", "--output", "o.csv",
+         "--audit", "audit.jsonl", "--json"],
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 130
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: the command was stopped (SIGINT or SIGTERM)")
+    assert json.loads(done.stdout)["run_id"] is None
+    assert not (tmp_path / "audit.jsonl").exists()

@@ -16,9 +16,10 @@ import typer
 from pipeline import __version__
 from pipeline.cli import audit, keys, lineage, spec
 from pipeline.cli.check import check
-from pipeline.cli.render import emit_json, json_emitted, no_run
+from pipeline.cli.render import emit_json, fail, json_emitted, no_run
 from pipeline.cli.run import run
-from pipeline.cli.signals import stop_on_term
+from pipeline.cli.signals import settled, stop_on_term
+from pipeline.errors import InterruptedRunError
 
 __all__ = ["app", "main"]
 
@@ -54,6 +55,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     stop_on_term()
     try:
         app(args=args, prog_name="pipeline")
+    except KeyboardInterrupt:
+        # A stop before a command got going (SIGTERM while Typer builds it gave a
+        # traceback; found by review): one line and the shell's code for SIGINT.
+        settled()
+        stopped = InterruptedRunError(
+            "the command was stopped (SIGINT or SIGTERM) before it finished",
+            hint="a run stopped this early logged and wrote nothing; run the command again",
+        )
+        is_run = bool(args) and args[0] == "run"
+        raise SystemExit(fail(stopped, debug=False, as_json="--json" in args, run=is_run)) from None
     except SystemExit as exc:
         # With --json, stdout holds one JSON object even when the command line itself
         # is wrong (Typer printed an unknown option's usage error on stderr only, and

@@ -12,11 +12,19 @@ from rich.text import Text
 
 from pipeline.cli.render import emit_json, fail, parse_as_of, stderr, styled
 from pipeline.cli.signals import settled
-from pipeline.errors import ConfigError, InterruptedRunError, PipelineError, error_for_code
+from pipeline.errors import (
+    ConfigError,
+    InterruptedRunError,
+    PipelineError,
+    RunInterrupted,
+    error_for_code,
+)
 from pipeline.result import PipelineResult
 from pipeline.runner import INTERRUPTED, execute
 from pipeline.spec import PipelineConfig
 from pipeline.spec_loader import load_spec
+
+_NOT_STARTED = "the run stopped before its first audit entry: nothing was logged or written"
 
 __all__ = ["run"]
 
@@ -197,10 +205,16 @@ def run(
     except PipelineError as error:
         settled()
         raise typer.Exit(fail(error, debug=debug, as_json=as_json, run=True)) from None
-    except KeyboardInterrupt:
+    except RunInterrupted as stop:
         settled()
-        # The run logged its failure; say so in one paragraph, not a traceback.
-        stopped = InterruptedRunError(INTERRUPTED)
+        # The run logged its failure; say so in one paragraph, not a traceback, and
+        # with --json print the result the run logged (not a run that never started).
+        if as_json:
+            emit_json(stop.result.model_dump(mode="json"))
+        raise typer.Exit(fail(InterruptedRunError(INTERRUPTED), debug=False)) from None
+    except KeyboardInterrupt:
+        settled()  # before the run's first entry: nothing was logged or written
+        stopped = InterruptedRunError(INTERRUPTED, hint=_NOT_STARTED)
         raise typer.Exit(fail(stopped, debug=False, as_json=as_json, run=True)) from None
     result = outcome.result
     if as_json:
