@@ -33,10 +33,10 @@ from pipeline.errors import (
 )
 from pipeline.execution.batch import run_batch
 from pipeline.execution.common import Execution, Plan, QualityStage, large_for_memory
-from pipeline.execution.streaming import run_plain, run_streaming
+from pipeline.execution.streaming import SPILL_PREFIX, run_plain, run_streaming
 from pipeline.interrupts import stops_held
 from pipeline.io import open_sink, open_source
-from pipeline.io.atomic import commit_lock
+from pipeline.io.atomic import commit_lock, sweep_orphans
 from pipeline.io.base import StagedWrite, WriteResult, input_changed
 from pipeline.io.files import FORMATS
 from pipeline.io.registry import redact
@@ -237,9 +237,16 @@ class _Run:
         quarantine = open_sink(location, FORMATS.get(suffix, "csv"), what="quarantine")
         model = _model(config.schema_ref, config.base_dir)
         steps = compile_steps(list(config.steps), base_dir=config.base_dir)
-        # Open the lineage store now: an unusable store must fail the run before any
-        # output is replaced, not after.
+        # Open the lineage store now, and write to it: an unusable store must fail the
+        # run before any output is replaced, not after.
         self.tracker = LineageTracker(store=config.resolved_lineage_store)
+        self.tracker.store.check_writable()
+        # Likewise a checkpoint that could not be written after the closing entry.
+        self.audit.check_checkpoints_writable()
+        # Spill folders of a streaming run killed beside this output (only a later
+        # streaming run swept them; they are the size of the input).
+        if sink.kind == "file":
+            sweep_orphans(Path(sink.location).parent, SPILL_PREFIX)
         self.fingerprints = {s.name: s.fingerprint for s in steps if s.fingerprint}
         self.source_code = [
             SourceCode.from_callable(s.name, s.function) for s in steps if s.function is not None

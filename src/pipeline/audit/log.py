@@ -224,6 +224,24 @@ class AuditLogger:
         with self._locked():
             return self._checkpoint_locked()
 
+    def check_checkpoints_writable(self) -> None:
+        """Fail now, not after a run's closing entry, when its checkpoint cannot be written.
+
+        A run signs a checkpoint after its last entry; a checkpoints file the
+        process may not write made a run the log called completed exit 2 (found
+        by review). Without a key there is nothing to check.
+        """
+        if self.signer is None:
+            return
+        path = self.checkpoints_path
+        target = path if path.exists() else path.parent
+        if not os.access(target, os.W_OK):
+            raise AuditError(
+                f"the audit checkpoints file {path} cannot be written",
+                hint="make it (or its folder) writable by this user; signed runs record a "
+                "checkpoint there after their last entry. Nothing was read or written",
+            )
+
     @property
     def checkpoints_path(self) -> Path:
         """``AUDIT.checkpoints`` beside the log."""

@@ -114,9 +114,18 @@ class AppendFile:
         if start is None:
             return None
         torn = self.read_range(start, size)
-        sidecar = self._write_sidecar(start, torn)
-        os.ftruncate(self.fd, start)
-        os.fsync(self.fd)
+        try:
+            sidecar = self._write_sidecar(start, torn)
+            os.ftruncate(self.fd, start)
+            os.fsync(self.fd)
+        except OSError as exc:
+            # A full disk here gave a traceback (found by review); the log is as it was.
+            raise AuditError(
+                f"cannot set aside the torn last line of the audit log {self.path} "
+                f"({exc.strerror or type(exc).__name__})",
+                hint="free space on the audit log's disk (or make its folder writable) and "
+                "run again; the log is unchanged",
+            ) from exc
         return TornTail(sidecar, start, len(torn), hashlib.sha256(torn).hexdigest())
 
     def _write_sidecar(self, offset: int, data: bytes) -> Path:
@@ -132,8 +141,11 @@ class AppendFile:
         try:
             self._write_all(fd, data)
             os.fsync(fd)
-        finally:
+        except BaseException:
             os.close(fd)
+            sidecar.unlink(missing_ok=True)  # no empty sidecar per failed attempt
+            raise
+        os.close(fd)
         self.sync_dir()
         return sidecar
 

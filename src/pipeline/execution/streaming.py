@@ -55,7 +55,7 @@ from pipeline.steps import ColumnLineage, Step
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
-__all__ = ["BATCH_ROWS", "plain_csv", "run_plain", "run_streaming"]
+__all__ = ["BATCH_ROWS", "SPILL_PREFIX", "plain_csv", "run_plain", "run_streaming"]
 
 BATCH_ROWS = 250_000
 #: Rows read first to predict a CSV's column types (the fused pass is planned on them).
@@ -166,14 +166,28 @@ def run_streaming(plan: Plan, out: Execution, *, native: bool = True) -> Executi
         return _transform_and_stage(plan, out, validated)
 
 
+#: The name of a streaming run's spill folders, beside the output.
+SPILL_PREFIX = ".pipeline-spill-"
+
+
 @contextlib.contextmanager
 def _spill_dir(plan: Plan) -> Iterator[Path]:
     target = Path(plan.sink.location) if plan.sink.kind == "file" else None
     base = target.parent if target is not None else Path.cwd()
-    base.mkdir(parents=True, exist_ok=True)
-    sweep_orphans(base, ".pipeline-spill-")
-    folder = base / owned_name(".pipeline-spill-")
-    folder.mkdir()
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        sweep_orphans(base, SPILL_PREFIX)
+        folder = base / owned_name(SPILL_PREFIX)
+        folder.mkdir()
+    except OSError as exc:
+        # In the words a batch run's write uses (it was an "unexpected PermissionError";
+        # found by review).
+        raise OutputError(
+            f"cannot write the file ({exc.strerror or type(exc).__name__})",
+            dataset=plan.sink.location,
+            hint="check the output directory's permissions and free space (streaming mode "
+            "spills the accepted rows there); the previous output, if any, is untouched",
+        ) from exc
     try:
         yield folder
     finally:

@@ -23,7 +23,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -143,13 +143,46 @@ class LineageStore:
             try:
                 yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise LineageError(f"cannot commit to lineage store {self.path}: {exc}") from exc
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk): "no transaction is active"
+        # then replaced the real error in the message (found by review).
+        with suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
+
+    def check_writable(self) -> None:
+        """Write to the store and roll back: a read-only or locked store fails now.
+
+        A run calls this before it publishes anything (found by review: the output
+        was replaced, then the store refused the run). Opening a read-only store
+        succeeds, and so does ``BEGIN IMMEDIATE``: only a write tells.
+        """
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+                    self.conn.execute(f"PRAGMA user_version = {version}")
+                finally:
+                    self._rollback()
+            except sqlite3.Error as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                raise LineageError(
+                    f"lineage store {self.path} is not writable: {exc}",
+                    dataset=self.path,
+                    hint="another process holds the store's write lock; wait for it to end, "
+                    "or give this run its own --lineage-store"
+                    if locked
+                    else "make the store file and its folder writable, or give another "
+                    "--lineage-store; nothing was published",
+                ) from exc
 
     def _migrate(self) -> None:
         version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
