@@ -12,9 +12,29 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.steps.models import StepModel
+
+
+def _check_options(options: dict[str, Any]) -> dict[str, Any]:
+    """A CSV separator is one single-byte character (Polars' and the csv module's rule).
+
+    Found by review: "::", "é" or "" reached the readers and failed as an internal
+    TypeError, or a traceback in `spec check`.
+    """
+    separator = options.get("separator")
+    if separator is not None and not (
+        isinstance(separator, str)
+        and len(separator.encode("utf-8")) == 1
+        and separator not in "\r\n"
+    ):
+        raise ValueError(
+            f"separator {separator!r} must be one single-byte character other than a line "
+            "break, such as ',' ';' '|' or a tab"
+        )
+    return options
+
 
 __all__ = ["Mode", "PipelineConfig", "default_quarantine_path"]
 
@@ -55,7 +75,9 @@ class PipelineConfig(BaseModel):
     output_format: str | None = None
     engine: Literal["columnar", "reference"] = "columnar"
     progress: bool = Field(default=False, description="Show a Rich progress display on stderr.")
-    source_options: dict[str, Any] = Field(default_factory=dict)
+    source_options: Annotated[dict[str, Any], AfterValidator(_check_options)] = Field(
+        default_factory=dict
+    )
     steps: list[Annotated[StepModel, Field(discriminator="kind")]] = Field(
         default_factory=list, description="Transform steps, in order."
     )
@@ -109,7 +131,7 @@ class SourceSpec(_Section):
 
     uri: str
     format: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: Annotated[dict[str, Any], AfterValidator(_check_options)] = Field(default_factory=dict)
 
 
 class SinkSpec(_Section):

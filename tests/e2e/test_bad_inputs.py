@@ -88,6 +88,18 @@ def test_ragged_rows_are_quarantined_not_lost(tmp_path: Path) -> None:
     assert json.loads(rows[0]["_errors"])[0]["code"] == "malformed_row"
 
 
+def test_a_malformed_records_raw_is_its_source_text(tmp_path: Path) -> None:
+    """Found by review: `_raw` joined the parsed fields, so `"p,q",r` (two fields) read
+    back as three, and a quoted line break or doubled quote was lost."""
+    source = tmp_path / "quoted.csv"
+    source.write_bytes(b'id,a,b\n1,x,y\n"p,q",r\r\n2,"s\nt",u,"v""w"\n3,y,z\n')
+    done = run(tmp_path, source, None, None, "--json")
+    assert done.returncode == 0, done.stderr
+    with (tmp_path / "out" / "o.rejected.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["_raw"] for r in rows] == ['"p,q",r', '2,"s\nt",u,"v""w"']
+
+
 @pytest.mark.parametrize("header_long", [False, True])
 def test_a_field_over_128_kib_is_read_by_the_exact_reader(
     tmp_path: Path, header_long: bool

@@ -449,7 +449,9 @@ class _NativeCsv:
         out.input_hash, out.input_bytes, out.input_records = scan.sha256, scan.size, rows
         check_not_empty(plan, rows)
         log_read_completed(plan, out, 0)
-        out.validation = {"engine": "inference"}
+        # Kept, not replaced: a fused pass set the quarantine's codes already (batch's
+        # result had `rejected_by_code`, streaming's not; found by review).
+        out.validation = {"engine": "inference", **out.validation}
         log_validate_started(plan)
         plan.log(
             "validate",

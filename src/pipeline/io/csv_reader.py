@@ -497,11 +497,22 @@ def iter_exact(
         return pl.DataFrame(data)
 
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle, delimiter=separator, strict=True)
+        # The lines the csv module takes for each record: a malformed record's `_raw` is
+        # its source text. Joined fields lost quotes and field boundaries (`"p,q",r`
+        # read back as three fields; found by review).
+        taken: list[str] = []
+
+        def lines() -> Iterator[str]:
+            for line in handle:
+                taken.append(line)
+                yield line
+
+        reader = csv.reader(lines(), delimiter=separator, strict=True)
         next(reader)
         record = 0
         start_line = reader.line_num + 1
         while True:
+            taken.clear()
             try:
                 row = next(reader)
             except StopIteration:
@@ -526,7 +537,7 @@ def iter_exact(
                     MalformedRow(
                         row_number=record,
                         line=start_line,
-                        raw=separator.join(row),
+                        raw=_without_terminator("".join(taken)),
                         message=f"line {start_line}: {what}",
                     )
                 )
@@ -543,6 +554,14 @@ def iter_exact(
     if numbers or not yielded:
         # Always at least one chunk, so callers see the columns even with no valid rows.
         yield flush()
+
+
+def _without_terminator(text: str) -> str:
+    """A record's text without the line break that ends it."""
+    for end in ("\r\n", "\n", "\r"):
+        if text.endswith(end):
+            return text[: -len(end)]
+    return text
 
 
 def scan_text_csv(path: Path, separator: str) -> pl.LazyFrame:

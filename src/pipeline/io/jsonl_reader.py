@@ -32,6 +32,9 @@ from pipeline.io.base import ROW_NUMBER, MalformedRow, check_column_names, input
 
 __all__ = ["JsonlBatches", "JsonlText", "read_jsonl_text"]
 
+#: The whitespace JSON allows around a value (RFC 8259).
+_JSON_SPACE = " \t\n\r"
+
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -186,8 +189,11 @@ class _Lines:
                         raw, offset = raw[len(_BOM) :], offset + len(_BOM)
                     text = self._decode(raw, offset, line_no)
                     offset += len(raw) + 1
-                    if not text.strip():
-                        continue  # JSON Lines allows blank lines; they hold no record
+                    if not text.strip(_JSON_SPACE):
+                        # JSON Lines allows blank lines; they hold no record. Blank in
+                        # JSON's own four characters: str.strip() also ate a no-break
+                        # space, U+2028 or a form feed, and the line vanished uncounted.
+                        continue
                     record += 1
                     yield _Line(line_no, record, text, _parse_record(text.removesuffix("\r")))
                 if not block:

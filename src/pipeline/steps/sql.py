@@ -15,7 +15,8 @@ and Polars disagree about where a string ends (string prefixes such as ``E'…'`
 dollar quoting, comments, a backslash in a quoted name, characters outside the
 operators and brackets an expression needs, such as ``#``) is refused with a
 hint rather than guessed at. A query is refused wherever it starts (``SELECT``,
-``VALUES (``, ``(FROM``, ``(TABLE``); clock and random functions when called, and
+``VALUES (``, ``(FROM``, ``(TABLE``), and so is a window (``OVER (``), whose float
+sums differ between engines; clock and random functions when called, and
 SQL's niladic clock keywords (``current_date``) anywhere; a bare name such as
 ``uuid`` is a column. A property test holds the scanner to Polars' own parser:
 whatever passes, Polars neither evaluated the clock nor ran a subquery.
@@ -143,6 +144,15 @@ def refusal(text: str) -> Refusal | None:
                 )
             if (called and word in _FORBIDDEN_CALLS) or word in _CLOCK_KEYWORDS:
                 return _forbidden(match.group())
+            if word == "over" and called:
+                # Found by review: `AVG(amt) OVER (PARTITION BY grp)` sums floats in an
+                # order the streaming engine and the thread count choose, so batch and
+                # streaming wrote different rows (invariant 2).
+                return Refusal(
+                    "window functions (… OVER (…)) are not supported: their float sums "
+                    "depend on the engine's order, so modes would differ",
+                    "use a dedupe or sort step, or compute the aggregate before the run",
+                )
             i, before = match.end(), word
         else:
             if not char.isspace():

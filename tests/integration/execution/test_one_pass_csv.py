@@ -387,3 +387,24 @@ def test_an_input_large_for_memory_never_shares_its_scan_with_the_sink(
     assert alone_out.read_bytes() == shared_out.read_bytes()
     assert alone.filtered_records == shared.filtered_records == {"filter_1": 199, "dedupe_2": 350}
     assert alone.output_hash == shared.output_hash
+
+
+def test_the_validation_evidence_is_the_same_in_both_modes(tmp_path: Path) -> None:
+    """Found by review: a fused pass's settle replaced the validation details, so a
+    streaming result lacked batch's `rejected_by_code`."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"\xef\xbb\xbfid,code\r\n1,a\r\n2,b\r\n")
+    validations = []
+    for mode in ("batch", "streaming"):
+        result = run_pipeline(
+            PipelineConfig(
+                input_path=source,
+                output_path=tmp_path / mode / "out.csv",
+                audit_path=tmp_path / mode / "audit.jsonl",
+                mode=mode,
+            )
+        )
+        assert result.success, result.errors
+        validations.append(result.validation)
+    assert validations[0] == validations[1]
+    assert validations[0] is not None and "rejected_by_code" in validations[0]

@@ -81,6 +81,25 @@ def test_duplicate_keys_and_lone_surrogates_are_malformed_lines(tmp_path: Path, 
     assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "id,n\n1,a\n5,\U0001f600\n"
 
 
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_lines_blank_only_in_unicode_are_malformed_not_dropped(tmp_path: Path, mode: str) -> None:
+    """Found by review: a no-break space, RS, a form feed or U+2028 alone on a line was
+    taken for a blank line (str.strip) and vanished, neither counted nor quarantined."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"id":1}\n\xc2\xa0\n\x1e\n\x0c\n\xe2\x80\xa8\n \t\r\n{"id":2}\n')
+    result = run_pipeline(
+        PipelineConfig(
+            input_path=source,
+            output_path=tmp_path / "out.csv",
+            audit_path=tmp_path / "audit.jsonl",
+            mode=mode,
+        )
+    )
+    assert result.success, result.errors
+    # The JSON-blank line (space, tab, CR) holds no record; the other four are malformed.
+    assert (result.input_records, result.output_records, result.rejected_records) == (6, 2, 4)
+
+
 @pytest.mark.parametrize("mode", ["read", "read_batches"])
 def test_nested_binary_or_duration_parquet_columns_are_refused_by_name(
     tmp_path: Path, mode: str

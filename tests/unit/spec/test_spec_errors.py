@@ -372,3 +372,15 @@ def test_a_schema_model_beside_the_spec_is_found_from_any_folder(
     spec = load_spec(project / "spec.yaml")
     assert dict(check_spec(spec).input_columns) == {"id": "Int64", "value": "Int64"}
     assert run_pipeline(spec).success
+
+
+@pytest.mark.parametrize("separator", ['"::"', '"é"', '""', '"\\n"', "1"])
+def test_a_separator_that_is_not_one_byte_is_a_spec_error(tmp_path: Path, separator: str) -> None:
+    """Found by review: it reached the readers and failed as an internal TypeError (and
+    `spec check` printed a traceback)."""
+    text = GOOD.replace(
+        "source: {uri: in.csv}", f"source: {{uri: in.csv, options: {{separator: {separator}}}}}"
+    )
+    error = error_of(tmp_path, text, check=True)
+    assert "source.options" in str(error)
+    assert "must be one single-byte character" in str(error)
