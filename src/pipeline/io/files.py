@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -399,6 +400,9 @@ class FileSink(Sink):
         """
         optimizations = sink_optimizations(prune_columns)
         results: list[pl.DataFrame] = []
+        floats = _NonFinite.watch(self.format, frame.collect_schema())
+        if floats is not None:
+            frame = floats.tap(frame)
 
         def write(temp: Path) -> None:
             queries = [_lazy_sink(self.format, frame, temp), *beside]
@@ -409,6 +413,9 @@ class FileSink(Sink):
         # A Polars error here comes from the plan (a step failing on the data), not from
         # writing: let it through so the caller can name the step.
         staged = self._stage_hashed(write, None)
+        if floats is not None and floats.found:
+            staged.abort()
+            raise floats.error(self.location)
         staged.beside = results
         return staged
 
@@ -424,6 +431,11 @@ class FileSink(Sink):
 
     def stage(self, frame: pl.DataFrame) -> StagedWrite:
         """Write ``frame`` to a fsynced temp file beside the target."""
+        floats = _NonFinite.watch(self.format, frame.schema)
+        if floats is not None:
+            floats.count(frame)
+            if floats.found:
+                raise floats.error(self.location)
         try:
             return self._stage_hashed(_writer(self.format, frame), frame.height)
         except pl.exceptions.PolarsError as exc:
@@ -455,6 +467,47 @@ class FileSink(Sink):
             else:  # Parquet says in its footer
                 records = int(pl.scan_parquet(temp, glob=False).select(pl.len()).collect().item())
         return _StagedFile(temp, self.path, digest, records)
+
+
+class _NonFinite:
+    """Counts NaN and infinite floats bound for a JSON Lines file (JSON has none).
+
+    Polars writes them as ``null``: a faithful copy would lose them silently (found
+    by review: ``NaN``, ``inf`` and ``-inf`` became nulls). A run refuses instead.
+    """
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        self.found: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def watch(cls, fmt: str, schema: pl.Schema) -> _NonFinite | None:
+        floats = [name for name, dtype in schema.items() if dtype.is_float()]
+        return cls(floats) if fmt == "jsonl" and floats else None
+
+    def count(self, batch: pl.DataFrame) -> pl.DataFrame:
+        counts = batch.select((~pl.col(c).is_finite()).sum().alias(c) for c in self.columns).row(
+            0, named=True
+        )
+        with self._lock:
+            for column, n in counts.items():
+                if n:
+                    self.found[column] = self.found.get(column, 0) + int(n)
+        return batch
+
+    def tap(self, frame: pl.LazyFrame) -> pl.LazyFrame:
+        """``frame`` unchanged, counted as it streams to the sink (no second pass)."""
+        return frame.map_batches(self.count, streamable=True, schema=frame.collect_schema())
+
+    def error(self, location: str) -> OutputError:
+        named = ", ".join(f"{column!r} ({n})" for column, n in sorted(self.found.items()))
+        return OutputError(
+            f"JSON has no NaN or infinity, and these float columns hold some: {named}",
+            dataset=location,
+            hint="write CSV or Parquet, which keep them, or filter or fill them in a step; "
+            "nothing was written",
+        )
 
 
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")

@@ -117,3 +117,31 @@ def test_nested_binary_or_duration_parquet_columns_are_refused_by_name(
     message = caught.value.message
     assert "'s' (Struct), 'l' (List), 'b' (Binary), 'd' (Duration)" in message
     assert "'id'" not in message
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_nan_and_infinity_are_not_written_to_json_lines_as_null(tmp_path: Path, mode: str) -> None:
+    """Found by review: JSON has no NaN or infinity, and Polars wrote them as null, so a
+    "faithful" copy lost three values without a word."""
+    source = tmp_path / "in.csv"
+    source.write_text("id,v\n1,1.5\n2,NaN\n3,inf\n4,-inf\n")
+    out = tmp_path / "out.jsonl"
+    result = run_pipeline(
+        PipelineConfig(
+            input_path=source, output_path=out, audit_path=tmp_path / "audit.jsonl", mode=mode
+        )
+    )
+    assert not result.success
+    assert result.errors[0]["code"] == "OutputError"
+    assert "JSON has no NaN or infinity" in result.errors[0]["message"]
+    assert "'v' (3)" in result.errors[0]["message"]
+    assert not out.exists()
+    kept = run_pipeline(
+        PipelineConfig(
+            input_path=source,
+            output_path=tmp_path / "out.csv",
+            audit_path=tmp_path / "audit.jsonl",
+            mode=mode,
+        )
+    )
+    assert kept.success and (tmp_path / "out.csv").read_text() == source.read_text()
