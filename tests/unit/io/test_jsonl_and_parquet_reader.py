@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline import PipelineConfig, run_pipeline
+from pipeline import PipelineConfig, PipelineResult, run_pipeline
 from pipeline.errors import InputError
 from pipeline.io.base import ROW_NUMBER
 from pipeline.io.files import FileSource
@@ -54,6 +54,13 @@ def test_jsonl_nested_values_keep_their_numbers_as_written(tmp_path: Path) -> No
     assert row == ('{"a":1,"b":[1.50,1e5,-0,"2"],"c":null,"d":true}', "1.50")
 
 
+def _run(source: Path, out: Path, mode: str) -> PipelineResult:
+    audit = source.parent / "audit.jsonl"
+    return run_pipeline(
+        PipelineConfig(input_path=source, output_path=out, audit_path=audit, mode=mode)
+    )
+
+
 @pytest.mark.parametrize("mode", ["batch", "streaming"])
 def test_duplicate_keys_and_lone_surrogates_are_malformed_lines(tmp_path: Path, mode: str) -> None:
     """Found by review: ``{"id":1,"id":2}`` was read as id 2 (the 1 silently lost), and a
@@ -63,14 +70,7 @@ def test_duplicate_keys_and_lone_surrogates_are_malformed_lines(tmp_path: Path, 
         '{"id":1,"n":"a"}\n{"id":1,"id":2}\n{"id":3,"n":{"b":1,"b":2}}\n'
         '{"id":4,"n":"\\ud800x"}\n{"id":5,"n":"\\ud83d\\ude00"}\n'
     )
-    result = run_pipeline(
-        PipelineConfig(
-            input_path=source,
-            output_path=tmp_path / "out.csv",
-            audit_path=tmp_path / "audit.jsonl",
-            mode=mode,
-        )
-    )
+    result = _run(source, tmp_path / "out.csv", mode)
     assert result.success, result.errors
     assert (result.input_records, result.output_records, result.rejected_records) == (5, 2, 3)
     rejected = pl.read_csv(tmp_path / "out.rejected.csv", infer_schema=False)
@@ -87,14 +87,7 @@ def test_lines_blank_only_in_unicode_are_malformed_not_dropped(tmp_path: Path, m
     taken for a blank line (str.strip) and vanished, neither counted nor quarantined."""
     source = tmp_path / "in.jsonl"
     source.write_bytes(b'{"id":1}\n\xc2\xa0\n\x1e\n\x0c\n\xe2\x80\xa8\n \t\r\n{"id":2}\n')
-    result = run_pipeline(
-        PipelineConfig(
-            input_path=source,
-            output_path=tmp_path / "out.csv",
-            audit_path=tmp_path / "audit.jsonl",
-            mode=mode,
-        )
-    )
+    result = _run(source, tmp_path / "out.csv", mode)
     assert result.success, result.errors
     # The JSON-blank line (space, tab, CR) holds no record; the other four are malformed.
     assert (result.input_records, result.output_records, result.rejected_records) == (6, 2, 4)
@@ -126,22 +119,11 @@ def test_nan_and_infinity_are_not_written_to_json_lines_as_null(tmp_path: Path, 
     source = tmp_path / "in.csv"
     source.write_text("id,v\n1,1.5\n2,NaN\n3,inf\n4,-inf\n")
     out = tmp_path / "out.jsonl"
-    result = run_pipeline(
-        PipelineConfig(
-            input_path=source, output_path=out, audit_path=tmp_path / "audit.jsonl", mode=mode
-        )
-    )
+    result = _run(source, out, mode)
     assert not result.success
     assert result.errors[0]["code"] == "OutputError"
     assert "JSON has no NaN or infinity" in result.errors[0]["message"]
     assert "'v' (3)" in result.errors[0]["message"]
     assert not out.exists()
-    kept = run_pipeline(
-        PipelineConfig(
-            input_path=source,
-            output_path=tmp_path / "out.csv",
-            audit_path=tmp_path / "audit.jsonl",
-            mode=mode,
-        )
-    )
+    kept = _run(source, tmp_path / "out.csv", mode)
     assert kept.success and (tmp_path / "out.csv").read_text() == source.read_text()
