@@ -3,14 +3,19 @@
 A stop that lands between the first rename of a commit and the run's closing
 audit entry would leave the files and the evidence disagreeing: an output
 replaced with no closing entry, or a ``completed`` entry beside exit 130 (both
-found by review). From its commit on, and while it logs a failure, a run holds
-stops and drops them: the run ends a moment later with its outcome logged.
-Around its opening entry it holds them too, but delivers one that arrived once
-the entry is written, so that a run either never started or logs its stop.
+found by review). So a run holds stops from its commit on, and while it logs a
+failure, until it has returned; around its opening entry it holds them too, so
+that a run either never started or logs its stop.
+
+A held stop is not lost: when the hold ends it goes to the handler that was
+there before, so a program that runs pipelines gets its Ctrl-C or its SIGTERM
+handler called once the run is over (found by review: the hold dropped them).
+The CLI, which exits after its one run, calls :func:`settle_after_runs`: from a
+run's commit on, stops are ignored until the process exits, so the exit code is
+the logged outcome's.
 
 Python runs signal handlers on the main thread only, so only a run there holds
-them (one on another thread is never interrupted by a signal). The previous
-handlers come back when the hold ends.
+them (one on another thread is never interrupted by a signal).
 """
 
 from __future__ import annotations
@@ -21,17 +26,25 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["stops_held"]
+__all__ = ["settle_after_runs", "stops_held"]
 
 _STOPS = (signal.SIGINT, signal.SIGTERM)
+_SETTLE = {"after_runs": False}
+
+
+def settle_after_runs() -> None:
+    """For a process that exits after its run (the CLI): once a run's outcome is being
+    made final, stops are ignored until the process exits, never delivered."""
+    _SETTLE["after_runs"] = True
 
 
 @contextlib.contextmanager
-def stops_held(*, deliver: bool) -> Iterator[None]:
-    """Hold SIGINT and SIGTERM for the block.
+def stops_held(*, final: bool) -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the block; a stop that arrived then goes to the
+    previous handler when the block ends.
 
-    ``deliver``: a stop that arrived is delivered to the previous handler when the
-    block ends (it only waited); otherwise it is dropped (the outcome is final).
+    ``final``: the block makes a run's outcome final; after :func:`settle_after_runs`
+    stops stay ignored when it ends, and one that arrived is dropped.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -47,8 +60,12 @@ def stops_held(*, deliver: bool) -> Iterator[None]:
     try:
         yield
     finally:
-        for stop, handler in previous.items():
-            # None: a handler not set from Python; the default is the closest.
-            signal.signal(stop, signal.SIG_DFL if handler is None else handler)
-        if deliver and arrived:
-            signal.raise_signal(arrived[0])
+        if final and _SETTLE["after_runs"]:
+            for stop in _STOPS:
+                signal.signal(stop, signal.SIG_IGN)
+        else:
+            for stop, handler in previous.items():
+                # None: a handler not set from Python; the default is the closest.
+                signal.signal(stop, signal.SIG_DFL if handler is None else handler)
+            if arrived:
+                signal.raise_signal(arrived[0])

@@ -152,15 +152,15 @@ class _Run:
                     self.tracker.close()
 
     def _settling(self) -> None:
-        """The outcome is being made final: stop requests are dropped from now on."""
+        """The outcome is being made final: stop requests wait for the run's end."""
         if not self._holding:
-            self._final.enter_context(stops_held(deliver=False))
+            self._final.enter_context(stops_held(final=True))
             self._holding = True
 
     def _execute(self) -> PipelineResult:
         try:
             # A stop during the opening entry waits for it: the run then logs its stop.
-            with stops_held(deliver=True):
+            with stops_held(final=False):
                 self.log("pipeline", "run_pipeline", "started", details=self._start_details())
             if self.clash is not None:
                 raise self.clash
@@ -505,7 +505,15 @@ class _Run:
         return self._result(success=False, errors=[error.to_dict()])
 
     def _result(self, *, success: bool, errors: list[dict[str, Any]]) -> PipelineResult:
-        checkpoint = self.audit.checkpoint()
+        try:
+            checkpoint = self.audit.checkpoint()
+        except PipelineError:
+            if success:
+                raise
+            # Failing already (perhaps because the checkpoints file is unwritable): the
+            # logged failure is the result; signing over it cannot hide it (found by
+            # review: the run raised the signing error instead of returning it).
+            checkpoint = None
         ex, config = self.exec, self.config
         return PipelineResult(
             run_id=self.ctx.run_id,

@@ -114,17 +114,28 @@ class AppendFile:
         if start is None:
             return None
         torn = self.read_range(start, size)
+        sidecar: Path | None = None
         try:
             sidecar = self._write_sidecar(start, torn)
             os.ftruncate(self.fd, start)
-            os.fsync(self.fd)
         except OSError as exc:
-            # A full disk here gave a traceback (found by review); the log is as it was.
+            # A full disk here gave a traceback (found by review); the log is as it was,
+            # and no sidecar is left per attempt.
+            if sidecar is not None:
+                sidecar.unlink(missing_ok=True)
             raise AuditError(
                 f"cannot set aside the torn last line of the audit log {self.path} "
                 f"({exc.strerror or type(exc).__name__})",
                 hint="free space on the audit log's disk (or make its folder writable) and "
                 "run again; the log is unchanged",
+            ) from exc
+        try:
+            os.fsync(self.fd)
+        except OSError as exc:
+            raise AuditError(
+                f"the torn last line of the audit log {self.path} was moved to {sidecar}, "
+                f"but the cut log could not be flushed ({exc.strerror or type(exc).__name__})",
+                hint="check the disk; the next run records the recovery when the log is read",
             ) from exc
         return TornTail(sidecar, start, len(torn), hashlib.sha256(torn).hexdigest())
 

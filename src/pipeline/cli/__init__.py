@@ -20,6 +20,7 @@ from pipeline.cli.render import emit_json, fail, json_emitted, no_run
 from pipeline.cli.run import run
 from pipeline.cli.signals import settled, stop_on_term
 from pipeline.errors import InterruptedRunError
+from pipeline.interrupts import settle_after_runs
 
 __all__ = ["app", "main"]
 
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _with_implicit_run(sys.argv[1:] if argv is None else argv)
     # SIGTERM (a scheduler stopping the job) ends a run as Ctrl-C does (cli.signals).
     stop_on_term()
+    # One run per process: a stop after a run's commit is ignored, never delivered late.
+    settle_after_runs()
     try:
         app(args=args, prog_name="pipeline")
     except KeyboardInterrupt:

@@ -129,14 +129,21 @@ def _variants(values: Iterable[str]) -> set[str]:
     return out
 
 
+#: The most digits a number's printed forms are tried with (an int64 has 19).
+_LONGEST_NUMBER = 40
+
+
 def _numbers(text: str) -> set[str]:
     """The ways Python prints the number ``text`` spells, if it spells one."""
     forms: set[str] = set()
     with contextlib.suppress(ValueError):
-        forms.add(str(int(text)))
+        if len(text) <= _LONGEST_NUMBER + 10:  # room for signs, underscores and spaces
+            forms.add(str(int(text)))
     with contextlib.suppress(ArithmeticError, ValueError):
         number = Decimal(text)
-        if number.is_finite():
+        # Bounded: `Ne999999` printed in full is a million digits (found by review: two
+        # seconds of redaction per such cell).
+        if number.is_finite() and abs(number.adjusted()) <= _LONGEST_NUMBER:
             forms.update((str(number), f"{number.normalize():f}"))
     with contextlib.suppress(ValueError):
         real = float(text)
@@ -159,20 +166,21 @@ def error_entries(
 ) -> list[ErrorEntry]:
     """Turn Pydantic ``errors()`` into quarantine entries without any cell value.
 
-    ``row``: the cells validated, by input key. A field's message is redacted of
-    its own cell (all a field validator sees, so both engines write the same
-    message); a message about the whole row, of every cell.
+    ``row``: the cells the validator saw, by input key; a custom message is redacted
+    of every one of them. A field checked alone saw only its own cell; a model
+    validated whole saw them all, and a validator taking ``info`` can quote another
+    field's value in its own field's message (found by review, when only the
+    field's cell was redacted).
     """
     out: list[ErrorEntry] = []
+    shown = [cell for cell in row.values() if cell is not None]
     for err in errors:
         loc = err.get("loc", ())
         column = str(loc[0]) if loc else None
         code = code_for(str(err["type"]))
         message = str(err["msg"])
         if code == CUSTOM:
-            cells = [row[column]] if column is not None and column in row else list(row.values())
             seen = err.get("input")
-            shown = [c for c in cells if c is not None]
             message = _redact(message, [*shown, *([seen] if isinstance(seen, str) else [])])
         out.append({"column": column, "code": code, "message": message})
     return out

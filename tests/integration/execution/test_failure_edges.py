@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -128,3 +129,47 @@ def test_a_spill_folder_that_cannot_be_made_is_an_output_error(
     assert result.errors[0]["code"] == "OutputError"
     assert "cannot write the file" in result.errors[0]["message"]
     assert job.output_path.read_text() == "previous\n"
+
+
+def test_a_failed_run_whose_checkpoint_cannot_be_signed_returns_its_failure(
+    job: PipelineConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: signing after the failed entry raised the signing error, and the
+    run's own failure never reached the caller."""
+
+    def unsigned(_self: AuditLogger) -> None:
+        raise AuditError("cannot open audit file x.checkpoints: Permission denied")
+
+    monkeypatch.setattr(AuditLogger, "checkpoint", unsigned)
+    result = run_pipeline(
+        job.model_copy(update={"input_path": job.input_path.with_name("missing.csv")})
+    )
+    assert not result.success
+    assert result.errors[0]["code"] == "InputError"
+    assert result.checkpoint is None
+
+
+def test_a_stop_during_a_library_runs_commit_reaches_the_callers_handler_after_it(
+    job: PipelineConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: the hold dropped the stop, so a service's SIGTERM handler never
+    ran (and a Ctrl-C during a commit was lost)."""
+    import pipeline.runner as runner
+
+    received: list[int] = []
+    publish = runner._Run._publish
+
+    def stopped_while_publishing(self: runner._Run, staged: object, field: str) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # lands inside the commit's hold
+        publish(self, staged, field)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner._Run, "_publish", stopped_while_publishing)
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: received.append(signum))
+    try:
+        result = run_pipeline(job)
+        held = list(received)  # before the caller's next line: the run was not cut short
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.success
+    assert held == [signal.SIGTERM]
+    assert job.output_path.read_text() != "previous\n"

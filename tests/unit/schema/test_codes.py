@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline import schema
-from pipeline.schema.codes import CODES, code_for, error_entries
+from pipeline.schema.codes import CODES, _numbers, code_for, error_entries
 
 
 @pytest.mark.parametrize(
@@ -78,15 +78,25 @@ def test_a_value_echoed_as_the_number_it_spells_is_redacted() -> None:
     ]
 
 
-def test_a_field_message_is_redacted_of_its_own_cell_a_row_message_of_every_cell() -> None:
-    """Both engines write the same message: the columnar engine's field check sees
-    only the field's cell (found by review: the reference engine redacted words
-    that matched another column's cell, the columnar one did not)."""
-    row = {"amount": "500", "patient": "limit"}
-    field = {"type": "value_error", "loc": ("amount",), "msg": "Value error, 500 over limit"}
-    whole = {"type": "value_error", "loc": (), "msg": "Value error, 500 over limit"}
-    entries = error_entries([field, whole], row)
-    assert [e["message"] for e in entries] == [
-        "Value error, *** over limit",
-        "Value error, *** over ***",
-    ]
+def test_a_message_is_redacted_of_every_cell_the_validator_saw() -> None:
+    """A validator taking `info` can quote another field in its own field's message
+    (found by review: `member *** does not match ssn 987-65-4321`)."""
+    row = {"member": "M1", "ssn": "987-65-4321"}
+    field = {
+        "type": "value_error",
+        "loc": ("member",),
+        "msg": "Value error, member M1 does not match ssn 987-65-4321",
+    }
+    entries = error_entries([field], row)
+    assert entries[0]["message"] == "Value error, member *** does not match ssn ***"
+
+
+def test_a_huge_exponent_is_not_printed_in_full() -> None:
+    """Found by review: `Ne999999` made a million-digit form to redact (seconds per cell)."""
+    assert _numbers("1e999999") <= {"inf"}  # no printed form of the Decimal
+    assert max(len(form) for form in _numbers("1e39")) <= 45
+    entries = error_entries(
+        [{"type": "value_error", "loc": ("code",), "msg": "Value error, bad code"}],
+        {"code": "1e999999", "other": "-5E-999999"},
+    )
+    assert entries[0]["message"] == "Value error, bad code"

@@ -218,3 +218,19 @@ def test_aware_datetimes_at_the_calendars_ends(model: type[BaseModel]) -> None:
     assert texts[0] == texts[1]
     assert texts[0][1].startswith("+10000-01-01 04:59:59")
     assert texts[0][2].startswith("0000-12-31 23:00:00")
+
+
+class PlainFactories(BaseModel):
+    tags: list[str] = Field(default_factory=list)
+    note: str = Field(default_factory=str)
+    seen: dt.datetime = Field(default_factory=lambda: dt.datetime(2024, 1, 1))
+
+
+def test_a_default_factory_not_given_the_data_keeps_the_columnar_path() -> None:
+    """Found by review: `list`, `str` (builtins show no signature) sent the model to the
+    slow row-by-row path."""
+    from pipeline.schema.fallback import model_fallback_reason
+    from pipeline.schema.fields import plan_model
+
+    assert model_fallback_reason(plan_model(PlainFactories)) is None
+    assert model_fallback_reason(plan_model(DataFactory)) is not None
