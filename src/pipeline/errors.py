@@ -24,9 +24,12 @@ here ever holds a cell value, password or key::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.redaction import redact_uri
+
+if TYPE_CHECKING:
+    from pipeline.result import PipelineResult
 
 __all__ = [
     "AuditError",
@@ -216,7 +219,7 @@ class RunInterrupted(KeyboardInterrupt):
     :class:`~pipeline.result.PipelineResult` of the failure the audit log holds.
     """
 
-    def __init__(self, result: Any) -> None:
+    def __init__(self, result: PipelineResult) -> None:
         super().__init__(result.errors[0]["message"] if result.errors else "interrupted")
         self.result = result
 

@@ -33,10 +33,10 @@ from pipeline.errors import (
 )
 from pipeline.execution.batch import run_batch
 from pipeline.execution.common import Execution, Plan, QualityStage, large_for_memory
-from pipeline.execution.streaming import SPILL_PREFIX, run_plain, run_streaming
+from pipeline.execution.streaming import run_plain, run_streaming, sweep_spills
 from pipeline.interrupts import stops_held
 from pipeline.io import open_sink, open_source
-from pipeline.io.atomic import commit_lock, sweep_orphans
+from pipeline.io.atomic import commit_lock
 from pipeline.io.base import StagedWrite, WriteResult, input_changed
 from pipeline.io.files import FORMATS
 from pipeline.io.registry import redact
@@ -243,10 +243,7 @@ class _Run:
         self.tracker.store.check_writable()
         # Likewise a checkpoint that could not be written after the closing entry.
         self.audit.check_checkpoints_writable()
-        # Spill folders of a streaming run killed beside this output (only a later
-        # streaming run swept them; they are the size of the input).
-        if sink.kind == "file":
-            sweep_orphans(Path(sink.location).parent, SPILL_PREFIX)
+        sweep_spills(sink)  # a killed streaming run's, the size of its input
         self.fingerprints = {s.name: s.fingerprint for s in steps if s.fingerprint}
         self.source_code = [
             SourceCode.from_callable(s.name, s.function) for s in steps if s.function is not None

@@ -24,8 +24,6 @@ from pipeline.runner import INTERRUPTED, execute
 from pipeline.spec import PipelineConfig
 from pipeline.spec_loader import load_spec
 
-_NOT_STARTED = "the run stopped before its first audit entry: nothing was logged or written"
-
 __all__ = ["run"]
 
 
@@ -212,10 +210,8 @@ def run(
         if as_json:
             emit_json(stop.result.model_dump(mode="json"))
         raise typer.Exit(fail(InterruptedRunError(INTERRUPTED), debug=False)) from None
-    except KeyboardInterrupt:
-        settled()  # before the run's first entry: nothing was logged or written
-        stopped = InterruptedRunError(INTERRUPTED, hint=_NOT_STARTED)
-        raise typer.Exit(fail(stopped, debug=False, as_json=as_json, run=True)) from None
+    # A plain KeyboardInterrupt (before the run's first entry) goes on to main(), which
+    # says so for every command.
     result = outcome.result
     if as_json:
         emit_json(result.model_dump(mode="json"))

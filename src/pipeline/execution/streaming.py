@@ -39,7 +39,7 @@ from pipeline.execution.common import (
 from pipeline.execution.quality_stage import QualityApplied, apply_quality, log_quality
 from pipeline.infer import missing
 from pipeline.io.atomic import owned_name, sweep_orphans
-from pipeline.io.base import ROW_NUMBER, StagedCopy, empty_text, input_changed
+from pipeline.io.base import ROW_NUMBER, Sink, StagedCopy, empty_text, input_changed
 from pipeline.io.csv_reader import (
     CsvCopy,
     clean_start,
@@ -55,7 +55,7 @@ from pipeline.steps import ColumnLineage, Step
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
-__all__ = ["BATCH_ROWS", "SPILL_PREFIX", "plain_csv", "run_plain", "run_streaming"]
+__all__ = ["BATCH_ROWS", "plain_csv", "run_plain", "run_streaming", "sweep_spills"]
 
 BATCH_ROWS = 250_000
 #: Rows read first to predict a CSV's column types (the fused pass is planned on them).
@@ -167,17 +167,29 @@ def run_streaming(plan: Plan, out: Execution, *, native: bool = True) -> Executi
 
 
 #: The name of a streaming run's spill folders, beside the output.
-SPILL_PREFIX = ".pipeline-spill-"
+_SPILL_PREFIX = ".pipeline-spill-"
+
+
+def _spill_base(sink: Sink) -> Path:
+    """Where a streaming run spills: beside a file output, else the working directory."""
+    return Path(sink.location).parent if sink.kind == "file" else Path.cwd()
+
+
+def sweep_spills(sink: Sink) -> None:
+    """Remove the spill folders dead runs left where this sink's run would spill.
+
+    Every run calls it (a batch run too: only a later streaming run swept them, and
+    they are the size of the input; found by review).
+    """
+    sweep_orphans(_spill_base(sink), _SPILL_PREFIX)
 
 
 @contextlib.contextmanager
 def _spill_dir(plan: Plan) -> Iterator[Path]:
-    target = Path(plan.sink.location) if plan.sink.kind == "file" else None
-    base = target.parent if target is not None else Path.cwd()
+    base = _spill_base(plan.sink)
     try:
         base.mkdir(parents=True, exist_ok=True)
-        sweep_orphans(base, SPILL_PREFIX)
-        folder = base / owned_name(SPILL_PREFIX)
+        folder = base / owned_name(_SPILL_PREFIX)
         folder.mkdir()
     except OSError as exc:
         # In the words a batch run's write uses (it was an "unexpected PermissionError";

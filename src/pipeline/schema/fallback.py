@@ -10,6 +10,7 @@ onto the reference engine (row-level validators, serializers, computed fields).
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError, create_model, field_validator
@@ -47,15 +48,15 @@ def model_fallback_reason(plan: ModelPlan) -> str | None:
         return "model_post_init"
     if getattr(model.model_validate, "__func__", None) is not _MODEL_VALIDATE:
         return "model_validate is overridden"
-    fields, extras = _core_fields(model)
-    if fields is None:
+    core = _core_fields(model)
+    if core is None:
         return "a model schema this engine does not know"
-    if extras:
+    if core.typed_extras:
         return "typed extra fields (__pydantic_extra__)"
     for spec in plan.fields:
         if spec.input_keys is None:
             return f"alias path on field {spec.name}"
-        if _reads_info(fields.get(spec.name), fields.definitions, set()):
+        if _reads_info(core.fields.get(spec.name), core.definitions, set()):
             return f"validator on field {spec.name} reads other fields"
         if _factory_takes_data(spec):
             return f"default_factory of field {spec.name} reads other fields"
@@ -65,14 +66,17 @@ def model_fallback_reason(plan: ModelPlan) -> str | None:
 _MODEL_VALIDATE = getattr(BaseModel.model_validate, "__func__", None)
 
 
-class _Fields(dict[str, Any]):
-    """A model's field schemas by name, with the schema's shared definitions."""
+@dataclass(frozen=True, slots=True)
+class _CoreFields:
+    """What a model's core schema says of its fields."""
 
-    definitions: dict[str, Any]
+    fields: dict[str, Any]  # field name -> its schema
+    definitions: dict[str, Any]  # ref -> the shared schema it names
+    typed_extras: bool
 
 
-def _core_fields(model: type[BaseModel]) -> tuple[_Fields | None, bool]:
-    """The field schemas of ``model``'s core schema, and whether extras are typed."""
+def _core_fields(model: type[BaseModel]) -> _CoreFields | None:
+    """The field schemas of ``model``'s core schema; None for a shape not known here."""
     schema: Any = model.__pydantic_core_schema__
     definitions: dict[str, Any] = {}
     if schema.get("type") == "definitions":
@@ -82,10 +86,9 @@ def _core_fields(model: type[BaseModel]) -> tuple[_Fields | None, bool]:
         schema = definitions[schema["schema_ref"]]
     inner = schema.get("schema", {}) if schema.get("type") == "model" else {}
     if inner.get("type") != "model-fields":
-        return None, False
-    fields = _Fields({name: f.get("schema") for name, f in inner.get("fields", {}).items()})
-    fields.definitions = definitions
-    return fields, inner.get("extras_schema") is not None
+        return None
+    fields = {name: f.get("schema") for name, f in inner.get("fields", {}).items()}
+    return _CoreFields(fields, definitions, inner.get("extras_schema") is not None)
 
 
 def _reads_info(schema: Any, definitions: dict[str, Any], seen: set[str]) -> bool:
