@@ -50,6 +50,7 @@ from pipeline.io.csv_reader import (
     shape_holds,
 )
 from pipeline.io.files import FileSource, write_failure
+from pipeline.io.typed_ints import IntAccounting, field_bytes
 from pipeline.steps import ColumnLineage, Step
 
 if TYPE_CHECKING:
@@ -312,6 +313,7 @@ class _NativeCsv:
         copy: StagedCopy | None,
     ) -> None:
         self.plan, self.out, self.separator = plan, out, separator
+        self.path = source.path
         self.header = read_header(source.path, separator, source.location)
         self.typing = Typing.of(plan, self.header)
         self.inferrer = self.typing.inferrer(self.header)
@@ -348,6 +350,9 @@ class _NativeCsv:
         self.novel: dict[str, pl.Expr] = {}
         #: Whether the proof parses every column (see _no_long_record).
         self.every_column = False
+        #: Columns parsed straight to Int64, and the byte count proving them (see
+        #: pipeline.io.typed_ints); None: every column is read as text.
+        self.ints: IntAccounting | None = None
 
     @classmethod
     def open(cls, plan: Plan, out: Execution, copy: StagedCopy | None) -> _NativeCsv | None:
@@ -389,6 +394,7 @@ class _NativeCsv:
         native.novel = native.inferrer.novel(native.header, blank_is_null=True)
         if fusable:
             native.expected = native.inferrer.kinds()
+            native._read_ints()
         out.columns = list(native.header)  # the quarantine's columns, staged before settling
         return native
 
@@ -402,11 +408,44 @@ class _NativeCsv:
         """Wait for the hashing thread: none outlives the read (the exact path hashes anew)."""
         self._pool.shutdown(wait=True)
 
+    def _read_ints(self) -> None:
+        """Parse the columns the first rows predict to be integers straight to Int64,
+        when the pass parses every column anyway (the output holds them all) and
+        shares its scan with the proof.
+
+        A few-valued one too: counting its bytes is cheaper than looking its texts up.
+        """
+        plan, expected = self.plan, self.expected or {}
+        if plan.steps or plan.quality is not None or plan.opaque or not self.share_scan:
+            return
+        ints = [c for c in self.header if expected.get(c) == "int" and c not in self.typing.as_text]
+        accounting = IntAccounting(self.header, ints)
+        if accounting.columns:
+            self.ints = accounting
+            self.novel = {c: e for c, e in self.novel.items() if c not in accounting.columns}
+            self.lazy = scan_text_csv(self.path, self.separator, ints=accounting.columns)
+            self.base = self.lazy.cache()
+
+    def read_text(self) -> bool:
+        """Read every column as text again (an integer column did not prove); False
+        when it was already."""
+        if self.ints is None:
+            return False
+        self.ints = None
+        self.lazy = scan_text_csv(self.path, self.separator)
+        self.base = self.lazy.cache()
+        self.settled = None
+        return True
+
     def queries(self) -> list[pl.LazyFrame]:
         """The proof: one row (the row count, the last column's blank cells, each used
         column's type aggregates), then the texts still to prove of each column in
         ``novel`` (a few rows each)."""
-        aggregates = self.inferrer.aggregates(self.header, blank_is_null=True, apart=self.novel)
+        ints = self.ints.columns if self.ints is not None else []
+        text = [c for c in self.header if c not in ints]
+        aggregates = self.inferrer.aggregates(text, blank_is_null=True, apart=self.novel)
+        if self.ints is not None:
+            aggregates += self.ints.aggregates()
         shape = [self.blank_last().sum().alias("\x00blank last")]
         if self.every_column:
             # Polars refuses a record longer than the header only when it parses every
@@ -437,6 +476,8 @@ class _NativeCsv:
         scan = self._scanning.result()
         rows = int(row["\x00rows"])
         inside = 0
+        if scan.quotes and self.read_text():
+            return False  # a quoted field is longer than its view: bytes prove nothing
         if scan.quotes:
             # Separators inside quoted values: only a file with quotes pays this extra pass.
             self.quoted = True
@@ -454,6 +495,19 @@ class _NativeCsv:
         if not shaped:
             self.settled = False
             return False
+        if self.ints is not None:
+            fields = field_bytes(self.path, scan.size, scan.separators, self.separator, rows)
+            if fields is None or not self.ints.holds(row, field_bytes=fields):
+                # Not proven by counting bytes: the texts prove (or refute) them instead.
+                self.read_text()
+                return False
+            self.inferrer.absorb(
+                {
+                    f"{c}\x00{k}": v
+                    for c, seen in self.ints.seen(row).items()
+                    for k, v in (("seen", seen), ("int", True))
+                }
+            )
         self.inferrer.absorb(row)
         for column, texts in zip(self.novel, proof[1:], strict=True):
             self.inferrer.absorb_novel(column, texts.to_series())
@@ -478,7 +532,10 @@ class _NativeCsv:
     def blank_last(self) -> pl.Expr:
         """Where the last column's cell is blank: an empty last field, or a short record's
         padding (see _no_long_record)."""
-        return missing(pl.col(self.header[-1]), blank_is_null=True)
+        last = self.header[-1]
+        if self.ints is not None and last in self.ints.columns:
+            return pl.col(last).is_null()
+        return missing(pl.col(last), blank_is_null=True)
 
     def _no_long_record(self) -> bool:
         """Parse every column once: whether Polars finds no record longer than the header.
@@ -508,10 +565,12 @@ class _NativeCsv:
 
     def validated(self) -> _Validated | None:
         """The accepted rows once proven (running the proof alone if it has not run)."""
-        if self.settled is None:
+        while self.settled is None:
             try:
                 self.settle(pl.collect_all(self.queries(), engine="streaming"))
             except pl.exceptions.PolarsError:
+                if self.read_text():
+                    continue  # a column read as Int64 held another text
                 return None  # the fast parse refused the file: the exact reader says why
         return self.typed() if self.settled else None
 
@@ -540,6 +599,7 @@ def _fused(plan: Plan, out: Execution, native: _NativeCsv) -> Execution | None:
         _transform_and_stage(plan, out, native.typed(), proof=native)
     except pl.exceptions.PolarsError:
         _discard(out)
+        native.read_text()  # perhaps a column read as Int64 held another text
         return None
     if native.settled and native.held():
         return out

@@ -24,7 +24,7 @@ import csv
 import hashlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -564,14 +564,18 @@ def _without_terminator(text: str) -> str:
     return text
 
 
-def scan_text_csv(path: Path, separator: str) -> pl.LazyFrame:
-    """Polars' lazy CSV scan with every column as text and an Int64 ``_row_number``."""
+def scan_text_csv(path: Path, separator: str, *, ints: Collection[str] = ()) -> pl.LazyFrame:
+    """Polars' lazy CSV scan with every column as text and an Int64 ``_row_number``.
+
+    ``ints``: columns parsed to Int64 instead (see :mod:`pipeline.io.typed_ints`).
+    """
     return pl.scan_csv(
         path,
         glob=False,  # a name holding [ ] * ? is this file, not a pattern for others
         has_header=True,
         separator=separator,
         infer_schema=False,
+        schema_overrides={c: pl.Int64 for c in ints} or None,
         row_index_name=ROW_NUMBER,
         row_index_offset=1,
         truncate_ragged_lines=False,
