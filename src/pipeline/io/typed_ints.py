@@ -20,11 +20,14 @@ aggregates of the pass that writes the output: a text column's from its
 views, an integer column's from its digits and signs.
 
 Line feeds are counted from the records (one each, but the last when the file
-does not end in one). Blank lines Polars skips are line feeds it does not
-count: the fields' total comes out larger, so the proof can only fail, never
-pass wrongly. It needs every column parsed (a record with an extra field is
-then refused by Polars) and no quote (a quoted field is longer than its view,
-and its separators are not delimiters): a run that cannot have both reads text.
+does not end in one; Polars counts a blank line as a record too). Were a line
+feed ever left uncounted, the fields' total would come out larger, so the proof
+could only fail, never pass wrongly. A CR is not counted at all: Polars drops
+the CR of a CRLF, so such a file fails the proof (the run reads it as text;
+one whose start holds a CR is never read this way). The proof needs every
+column parsed (a record with an extra field is then refused by Polars) and no
+quote (a quoted field is longer than its view, and its separators are not
+delimiters): a run that cannot have both reads text.
 """
 
 from __future__ import annotations
@@ -50,6 +53,11 @@ class IntAccounting:
         self.header = list(header)
         self.columns = [c for c in header if c in ints]
 
+    @staticmethod
+    def _key(index: int) -> str:
+        # By position: a key built from the name could be another column's ("code n").
+        return f"\x00bytes {index}"
+
     def aggregates(self) -> list[pl.Expr]:
         """One row: every text column's view bytes, every integer column's digits.
 
@@ -57,11 +65,12 @@ class IntAccounting:
         summed (10M values: 0.05 s; printing them to count cost 0.25 s).
         """
         exprs: list[pl.Expr] = []
-        for column in self.header:
-            key = f"\x00bytes {column}"
+        for index, column in enumerate(self.header):
+            key = self._key(index)
             col = pl.col(column)
             if column not in self.columns:
-                exprs.append(col.str.len_bytes().sum().alias(key))
+                # Int64 before summing: a UInt32 sum wraps past 4 GiB of text.
+                exprs.append(col.str.len_bytes().cast(pl.Int64).sum().alias(key))
                 continue
             exprs += [
                 col.count().alias(f"{key} n"),
@@ -79,14 +88,18 @@ class IntAccounting:
 
     def seen(self, row: Mapping[str, object]) -> dict[str, bool]:
         """Whether each integer column holds a value at all (an all-null one stays text)."""
-        return {c: _int(row[f"\x00bytes {c} n"]) > 0 for c in self.columns}
+        return {
+            c: _int(row[f"{self._key(i)} n"]) > 0
+            for i, c in enumerate(self.header)
+            if c in self.columns
+        }
 
     def holds(self, row: Mapping[str, object], *, field_bytes: int) -> bool:
         """Whether the views add up to ``field_bytes``: every integer printed as written."""
         total = 0
         limit = 10**_MOST_DIGITS
-        for column in self.header:
-            key = f"\x00bytes {column}"
+        for index, column in enumerate(self.header):
+            key = self._key(index)
             if column not in self.columns:
                 total += _int(row[key])
                 continue

@@ -208,3 +208,35 @@ def test_any_integer_like_text_gets_what_the_text_read_gives(
         rows[at - 1] = f"{at},{late},{late},n{at}\n"
     typed, as_text, _ = _both(tmp, monkeypatch, HEADER + "".join(rows))
     assert typed == as_text
+
+
+def test_a_crlf_file_streamed_is_read_as_text_from_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: dict[str, list[Any]]
+) -> None:
+    # Streaming mode reads a CRLF file natively. Polars drops each CR, so the count would
+    # always fail, at the cost of another pass: such a file is never read as integers
+    # (found by review: three passes where the text read took one).
+    data = tmp_path / "in.csv"
+    data.write_bytes((HEADER + "".join(_rows())).replace("\n", "\r\n").encode())
+    out = tmp_path / "out.parquet"
+    result = run_pipeline(
+        PipelineConfig(
+            input_path=data, output_path=out, audit_path=tmp_path / "a.jsonl", mode="streaming"
+        )
+    )
+    assert result.success, result.errors
+    assert spied["holds"] == [] and spied["text"] == []
+    assert _schema(out.read_bytes(), tmp_path)["code"] == "Int64"
+
+
+def test_a_column_named_like_a_proof_key_does_not_upset_the_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: dict[str, list[Any]]
+) -> None:
+    # The count's keys were built from names: a column `code n` beside `code` collided
+    # with them, and every run fell back to the text read (found by review).
+    text = "id,code,code n,id min\n" + "".join(
+        f"{i},{1000 + i},name {i:08d},x{i}\n" for i in range(1, ROWS + 1)
+    )
+    typed, as_text, _ = _both(tmp_path, monkeypatch, text)
+    assert typed == as_text
+    assert spied["holds"] == [True] and spied["text"] == []
