@@ -37,7 +37,9 @@ def _convert(col: pl.Expr, kind: str) -> pl.Expr:
         return col.replace_strict(
             {"true": True, "false": False}, default=None, return_dtype=pl.Boolean
         )
-    return col.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    # No cache: Polars' parse of a fixed "%Y-%m-%d" is cheaper than its LRU cache of
+    # texts (10M claims dates: 0.115 s against 0.185 s); the dates are the same.
+    return col.str.strptime(pl.Date, "%Y-%m-%d", strict=False, cache=False)
 
 
 # Canonical integers of at most 18 digits: they fit Int64 and print back as written
