@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pipeline.audit.log import AuditLogger
 from pipeline.context import RunContext, format_timestamp, utc_now
 from pipeline.errors import (
+    AuditError,
     ConfigError,
     InternalError,
     InterruptedRunError,
@@ -199,16 +200,43 @@ class _Run:
             internal.__cause__ = exc
             return self._fail(internal)
         self._emit("complete")
-        self.log(
-            "pipeline",
-            "run_pipeline",
-            "completed",
-            record_count=self.exec.output_records,
-            input_hash=self.exec.input_hash,
-            output_hash=self.output_hash,
-            details=self._count_details(),
+        completed = False
+        try:
+            self.log(
+                "pipeline",
+                "run_pipeline",
+                "completed",
+                record_count=self.exec.output_records,
+                input_hash=self.exec.input_hash,
+                output_hash=self.output_hash,
+                details=self._count_details(),
+            )
+            completed = True
+            return self._result(success=True, errors=[])
+        except AuditError as error:
+            return self._unfinished_evidence(error, completed=completed)
+
+    def _unfinished_evidence(self, error: AuditError, *, completed: bool) -> PipelineResult:
+        """The output is published, but the closing entry or the checkpoint signed over it
+        could not be written (a disk that filled at the end).
+
+        The run's own result says so, with what it published: the run raised the
+        audit error, and the CLI printed the result of a run that never started
+        (found by review). Nothing more can be logged to a log that just failed.
+        """
+        what = "its signed checkpoint" if completed else "its closing audit entry"
+        unfinished = AuditError(
+            f"the output was published, but {what} could not be written: {error.message}",
+            hint="free space where the audit log lives; the log so far is intact "
+            "(`pipeline audit verify` checks it)"
+            + (
+                " and the next signed run's checkpoint covers this run's entries"
+                if completed
+                else "; this run's last entry is its write, with no closing entry"
+            ),
         )
-        return self._result(success=True, errors=[])
+        self.error = unfinished
+        return self._result(success=False, errors=[unfinished.to_dict()])
 
     def _start_details(self) -> dict[str, Any]:
         config = self.config
