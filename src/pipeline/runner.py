@@ -199,19 +199,23 @@ class _Run:
             internal = InternalError(f"unexpected {type(exc).__name__} in the {self.stage} stage")
             internal.__cause__ = exc
             return self._fail(internal)
-        self._emit("complete")
         completed = False
         try:
-            self.log(
-                "pipeline",
-                "run_pipeline",
-                "completed",
-                record_count=self.exec.output_records,
-                input_hash=self.exec.input_hash,
-                output_hash=self.output_hash,
-                details=self._count_details(),
-            )
-            completed = True
+            self._emit("complete")  # may log that the event was spooled
+            before = self.audit.last_seq
+            try:
+                self.log(
+                    "pipeline",
+                    "run_pipeline",
+                    "completed",
+                    record_count=self.exec.output_records,
+                    input_hash=self.exec.input_hash,
+                    output_hash=self.output_hash,
+                    details=self._count_details(),
+                )
+            finally:
+                # Appended even when the checkpoint every 1,000 entries then failed.
+                completed = self.audit.last_seq > before
             return self._result(success=True, errors=[])
         except AuditError as error:
             return self._unfinished_evidence(error, completed=completed)
@@ -224,6 +228,10 @@ class _Run:
         audit error, and the CLI printed the result of a run that never started
         (found by review). Nothing more can be logged to a log that just failed.
         """
+        if type(error) is not AuditError:
+            # A tampered log (LogTamperError) keeps its own words, exit code and hint.
+            self.error = error
+            return self._result(success=False, errors=[error.to_dict()], sign=False)
         what = "its signed checkpoint" if completed else "its closing audit entry"
         unfinished = AuditError(
             f"the output was published, but {what} could not be written: {error.message}",
@@ -232,11 +240,11 @@ class _Run:
             + (
                 " and the next signed run's checkpoint covers this run's entries"
                 if completed
-                else "; this run's last entry is its write, with no closing entry"
+                else "; the log holds no closing entry for this run"
             ),
         )
         self.error = unfinished
-        return self._result(success=False, errors=[unfinished.to_dict()])
+        return self._result(success=False, errors=[unfinished.to_dict()], sign=False)
 
     def _start_details(self) -> dict[str, Any]:
         config = self.config
@@ -529,9 +537,13 @@ class _Run:
         self.error = error
         return self._result(success=False, errors=[error.to_dict()])
 
-    def _result(self, *, success: bool, errors: list[dict[str, Any]]) -> PipelineResult:
+    def _result(
+        self, *, success: bool, errors: list[dict[str, Any]], sign: bool = True
+    ) -> PipelineResult:
+        """The run's result, with a checkpoint signed over its entries (``sign``: tried;
+        not once the evidence itself failed, whose result would then contradict it)."""
         try:
-            checkpoint = self.audit.checkpoint()
+            checkpoint = self.audit.checkpoint() if sign else None
         except PipelineError:
             if success:
                 raise

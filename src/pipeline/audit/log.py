@@ -213,6 +213,12 @@ class AuditLogger:
             merged["error"] = error
         return self.log(pipeline_id, stage, action, "failed", details=merged or None, **kw)
 
+    @property
+    def last_seq(self) -> int:
+        """The ``seq`` of the log's last entry as this logger last saw it (-1: none):
+        it moves when an entry is appended, even if a checkpoint after it then fails."""
+        return self._last_seq
+
     def read_all(self) -> list[AuditEntry]:
         """Every entry in the log, in order."""
         return read_entries(self.path)

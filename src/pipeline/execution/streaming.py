@@ -608,6 +608,15 @@ def _fused(plan: Plan, out: Execution, native: _NativeCsv) -> Execution | None:
         _discard(out)
         native.read_text()  # perhaps a column read as Int64 held another text
         return None
+    except PipelineError:
+        if native.settled is not None:
+            raise
+        # Refused before the proof settled (a JSON Lines output refusing NaN): the
+        # two-pass path refuses it again, with the read's counts in the evidence (the
+        # failed result said 0 records were read).
+        _discard(out)
+        native.read_text()
+        return None
     if native.settled and native.held():
         return out
     _discard(out)

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import pipeline.runner as runner
 from pipeline import PipelineConfig, run_pipeline
+from pipeline.audit.errors import LogTamperError
 from pipeline.audit.keys import generate_keypair
+from pipeline.audit.log import AuditLogger
 from pipeline.audit.storage import AppendFile
 from pipeline.cli import app
 from pipeline.errors import AuditError
@@ -70,8 +74,7 @@ def test_a_run_whose_evidence_cannot_be_finished_returns_what_it_published(
     assert not result.success
     assert result.output_written and result.input_records == 10 == result.output_records
     assert result.output_hash == hashlib.sha256(out.read_bytes()).hexdigest()
-    # The log as it stands is still signed when only its closing entry failed.
-    assert (result.checkpoint is None) == (fails is _checkpoints)
+    assert result.checkpoint is None  # nothing signed once the evidence failed
     [error] = result.errors
     assert error["code"] == "AuditError"
     assert f"the output was published, but {missing} could not be written" in error["message"]
@@ -108,3 +111,90 @@ def test_the_cli_prints_that_result_and_exits_2(
     assert printed["output_hash"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert "signed checkpoint could not be written" in done.stderr
     assert "Traceback" not in done.output
+
+
+# -- what a review of the fix found ----------------------------------------------------
+
+
+def test_a_closing_entry_written_before_its_periodic_checkpoint_failed_is_said_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The 1,000th entry signs a checkpoint as it is logged: when that entry is the run's
+    # closing one and the checkpoint fails, the entry is in the log all the same.
+    keys = generate_keypair(tmp_path / "keys")
+    dry = tmp_path / "dry.jsonl"
+    run_pipeline(
+        PipelineConfig(
+            input_path=DATA, output_path=tmp_path / "dry.csv", audit_path=dry, signing_key=None
+        )
+    )
+    audit = tmp_path / "audit.jsonl"
+    filler = AuditLogger(audit)
+    with filler.group_commit():  # one fsync, not a thousand
+        for _ in range(1000 - len(dry.read_text().splitlines())):
+            filler.log("filler", "pipeline", "run_pipeline", "started")
+    filler.close()
+    _fill_disk_for(monkeypatch, _checkpoints)
+    result = run_pipeline(
+        PipelineConfig(
+            input_path=DATA,
+            output_path=tmp_path / "out.csv",
+            audit_path=audit,
+            signing_key=keys.private_path,
+        )
+    )
+    last = json.loads(audit.read_text().splitlines()[-1])
+    assert (last["seq"], last["stage"], last["status"]) == (999, "pipeline", "completed")
+    assert "but its signed checkpoint could not be written" in result.errors[0]["message"]
+
+
+def test_a_tampered_log_at_the_closing_entry_keeps_its_own_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    emit = runner._Run._emit
+
+    def garbage_first(self: runner._Run, event: str, *args: object) -> None:
+        if event == "complete":  # another writer appends a line that is no entry
+            with audit.open("ab") as handle:
+                handle.write(b'{"not": "an entry"}\n')
+        emit(self, event, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner._Run, "_emit", garbage_first)
+    outcome = runner.execute(
+        PipelineConfig(input_path=DATA, output_path=tmp_path / "out.csv", audit_path=audit)
+    )
+    assert not outcome.result.success and outcome.result.output_written
+    assert isinstance(outcome.error, LogTamperError) and outcome.error.exit_code == 1
+    assert outcome.result.errors[0]["code"] == "LogTamperError"
+
+
+def test_a_spooled_lineage_entry_that_cannot_be_logged_returns_the_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The OpenLineage endpoint is down, so the run logs that it spooled the event: that
+    # entry, before the closing one, met the full disk outside the fix.
+    for key in [k for k in os.environ if k.startswith("OPENLINEAGE")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no openlineage.yml found
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__TYPE", "http")
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__RETRY", '{"total": 0}')
+    written: list[bool] = []
+
+    def after_the_write(_path: Path, data: bytes) -> bool:
+        if written:
+            return True
+        written.append(b'"write_csv"' in data and b'"completed"' in data)
+        written[:] = [w for w in written if w]
+        return False
+
+    _fill_disk_for(monkeypatch, after_the_write)
+    out = tmp_path / "out.csv"
+    result = run_pipeline(
+        PipelineConfig(input_path=DATA, output_path=out, audit_path=tmp_path / "audit.jsonl")
+    )
+    assert not result.success and result.output_written
+    assert result.output_hash == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert "but its closing audit entry could not be written" in result.errors[0]["message"]

@@ -124,6 +124,7 @@ def test_nan_and_infinity_are_not_written_to_json_lines_as_null(tmp_path: Path, 
     assert result.errors[0]["code"] == "OutputError"
     assert "JSON has no NaN or infinity" in result.errors[0]["message"]
     assert "'v' (3)" in result.errors[0]["message"]
+    assert result.input_records == 4  # a one-pass run said 0 (its proof had not settled)
     assert not out.exists()
     kept = _run(source, tmp_path / "out.csv", mode)
     assert kept.success and (tmp_path / "out.csv").read_text() == source.read_text()
