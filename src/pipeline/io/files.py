@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -47,6 +47,9 @@ from pipeline.io.base import (
 )
 from pipeline.io.csv_reader import CsvBatches, count_byte, read_csv_text
 from pipeline.io.jsonl_reader import JsonlBatches, read_jsonl_text
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 __all__ = ["FORMATS", "FileSink", "FileSource", "format_for_path", "write_failure"]
 
@@ -469,27 +472,53 @@ class FileSink(Sink):
         return _StagedFile(temp, self.path, digest, records)
 
 
+def _non_finite(col: pl.Expr, dtype: PolarsDataType) -> pl.Expr | None:
+    """Per row, how many NaN or infinite floats ``col`` holds, in lists, arrays and
+    structs too; None when its type holds no float."""
+    if dtype.is_float():
+        return (~col.is_finite()).fill_null(value=False).cast(pl.Int64)
+    if isinstance(dtype, pl.List | pl.Array):
+        inner = _non_finite(pl.element(), dtype.inner)
+        if inner is None:
+            return None
+        listed = col.cast(pl.List(dtype.inner)) if isinstance(dtype, pl.Array) else col
+        return listed.list.eval(inner).list.sum().fill_null(0)
+    if isinstance(dtype, pl.Struct):
+        parts = [
+            part
+            for field in dtype.fields
+            if (part := _non_finite(col.struct.field(field.name), field.dtype)) is not None
+        ]
+        return pl.sum_horizontal(parts) if parts else None
+    return None
+
+
 class _NonFinite:
     """Counts NaN and infinite floats bound for a JSON Lines file (JSON has none).
 
     Polars writes them as ``null``: a faithful copy would lose them silently (found
     by review: ``NaN``, ``inf`` and ``-inf`` became nulls). A run refuses instead.
+    Floats inside a list or struct (a python step's output) count too.
     """
 
-    def __init__(self, columns: list[str]) -> None:
-        self.columns = columns
+    def __init__(self, counters: dict[str, pl.Expr]) -> None:
+        self.counters = counters
         self.found: dict[str, int] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def watch(cls, fmt: str, schema: pl.Schema) -> _NonFinite | None:
-        floats = [name for name, dtype in schema.items() if dtype.is_float()]
-        return cls(floats) if fmt == "jsonl" and floats else None
+        if fmt != "jsonl":
+            return None
+        counters = {
+            name: counter
+            for name, dtype in schema.items()
+            if (counter := _non_finite(pl.col(name), dtype)) is not None
+        }
+        return cls(counters) if counters else None
 
     def count(self, batch: pl.DataFrame) -> pl.DataFrame:
-        counts = batch.select((~pl.col(c).is_finite()).sum().alias(c) for c in self.columns).row(
-            0, named=True
-        )
+        counts = batch.select(e.sum().alias(c) for c, e in self.counters.items()).row(0, named=True)
         with self._lock:
             for column, n in counts.items():
                 if n:
@@ -503,7 +532,7 @@ class _NonFinite:
     def error(self, location: str) -> OutputError:
         named = ", ".join(f"{column!r} ({n})" for column, n in sorted(self.found.items()))
         return OutputError(
-            f"JSON has no NaN or infinity, and these float columns hold some: {named}",
+            f"JSON has no NaN or infinity, and these columns hold some: {named}",
             dataset=location,
             hint="write CSV or Parquet, which keep them, or filter or fill them in a step; "
             "nothing was written",
