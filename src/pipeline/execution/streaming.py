@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import polars as pl
 
@@ -49,12 +49,9 @@ from pipeline.io.csv_reader import (
     scan_text_csv,
     shape_holds,
 )
-from pipeline.io.files import FileSource, write_failure
+from pipeline.io.files import FileSource, os_reason, write_failure
 from pipeline.io.typed_ints import IntAccounting, field_bytes
 from pipeline.steps import ColumnLineage, Step
-
-if TYPE_CHECKING:
-    import pyarrow.parquet as pq
 
 __all__ = ["BATCH_ROWS", "plain_csv", "run_plain", "run_streaming", "sweep_spills"]
 
@@ -161,7 +158,8 @@ def run_streaming(plan: Plan, out: Execution, *, native: bool = True) -> Executi
         validated = _read_validate(plan, out, spill, exact=False)
         if not validated.shape_ok:
             # The fast parser missed a ragged record: read again, record by record.
-            spill.unlink(missing_ok=True)
+            for part in spill_dir.glob(f"{spill.stem}.*"):
+                part.unlink()  # the fast read's parts: the exact read writes its own
             out.reset()
             validated = _read_validate(plan, out, spill, exact=True)
         return _transform_and_stage(plan, out, validated)
@@ -207,14 +205,44 @@ def _spill_dir(plan: Plan) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+#: The types a validated integer column takes, narrowest first (pipeline.schema.values):
+#: Int64, Int128 beyond it, text beyond that. Each holds the one before without loss,
+#: and an integer's text is the same whichever printed it (Python or Polars).
+_INTEGER_WIDTHS: tuple[pl.DataType, ...] = (pl.Int64(), pl.Int128(), pl.String())
+
+
+def _widened(before: pl.Schema, chunk: pl.Schema) -> pl.Schema | None:
+    """The schema holding both without loss, as batch mode types the whole column, or
+    None when a column differs otherwise."""
+    widths = list(_INTEGER_WIDTHS)
+    wide: dict[str, pl.DataType] = {}
+    for name, dtype in before.items():
+        other = chunk.get(name)
+        if other == dtype:
+            wide[name] = dtype
+        elif dtype in widths and other in widths:
+            wide[name] = max(dtype, other, key=widths.index)
+        else:
+            return None
+    return pl.Schema(wide)
+
+
 class _Accepted:
-    """The spill of accepted rows, its schema fixed by the first chunk."""
+    """The spill of accepted rows: a Parquet file per chunk, written by Polars, read back
+    in order as one frame.
+
+    Its schema is fixed by the first chunk, and widened by a later one whose integers
+    do not fit it (earlier parts are cast on reading). Polars writes the parts:
+    pyarrow has no Int128, and an integer beyond Int64 ended a streaming run with an
+    "unexpected ArrowInvalid" (found in session 11).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.writer: pq.ParquetWriter | None = None
         self.schema: pl.Schema | None = None
         self.rows = 0
+        #: The parts written, in order, with the schema each was written with.
+        self.parts: list[tuple[Path, pl.Schema]] = []
 
     def append(self, frame: pl.DataFrame) -> None:
         if frame.height == 0 and self.schema is not None:
@@ -223,29 +251,31 @@ class _Accepted:
             # An empty first chunk fixes nothing: its all-null columns carry no evidence.
             self.schema = frame.schema
         elif frame.schema != self.schema:
-            # Never cast silently (it could round or truncate): a type that depends on
-            # the values and differs between chunks stops the run with its name.
-            changed = next(
-                name for name, dtype in frame.schema.items() if self.schema.get(name) != dtype
-            )
-            raise PipelineError(
-                f"column {changed!r} is {self.schema.get(changed)} in earlier rows and "
-                f"{frame.schema[changed]} in later ones (a type that depends on the values)",
-                column=changed,
-                hint="run in batch mode, or give the field a fixed type in the model "
-                "(e.g. Decimal with decimal_places, int within Int64)",
-            )
+            wide = _widened(self.schema, frame.schema)
+            if wide is None:
+                # Never cast silently (it could round or truncate): a type that depends
+                # on the values and differs between chunks stops the run with its name.
+                changed = next(
+                    name for name, dtype in frame.schema.items() if self.schema.get(name) != dtype
+                )
+                raise PipelineError(
+                    f"column {changed!r} is {self.schema.get(changed)} in earlier rows and "
+                    f"{frame.schema[changed]} in later ones (a type that depends on the values)",
+                    column=changed,
+                    hint="run in batch mode, or give the field a fixed type in the model "
+                    "(e.g. Decimal with decimal_places, int within Int64)",
+                )
+            # An integer beyond Int64 (or Int128): batch mode types the whole column
+            # wider, so the spill does too (streaming stopped the run where batch
+            # succeeded; noticed in session 10).
+            self.schema = wide
+            frame = frame.cast(wide)
         if frame.height == 0:
             return
-        table = frame.to_arrow()
+        part = self.path.with_name(f"{self.path.stem}.{len(self.parts)}{self.path.suffix}")
         with self._writing():
-            if self.writer is None:
-                # Imported here: pyarrow (with numpy) costs ~0.4 s of start-up that batch
-                # runs, which never spill, should not pay.
-                import pyarrow.parquet as pq
-
-                self.writer = pq.ParquetWriter(self.path, table.schema, compression="lz4")
-            self.writer.write_table(table)
+            frame.write_parquet(part, compression="lz4")
+        self.parts.append((part, frame.schema))
         self.rows += frame.height
 
     @contextlib.contextmanager
@@ -253,23 +283,38 @@ class _Accepted:
         """A spill that cannot be written (a full disk, a file-size limit) says so."""
         try:
             yield
-        except OSError as exc:
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            if isinstance(exc, OSError):
+                reason: str | None = exc.strerror or str(exc)
+            else:
+                reason = os_reason(exc)
+                if reason is None:
+                    raise  # not the disk: the caller names the cause
             raise OutputError(
-                f"cannot write the streaming spill file ({exc.strerror or exc})",
+                f"cannot write the streaming spill file ({reason})",
                 dataset=str(self.path.parent),
                 hint="streaming mode keeps accepted rows on disk beside the output: check "
                 "free disk space, quotas and file-size limits there; nothing was written",
             ) from None
 
     def scan(self) -> pl.LazyFrame:
-        if self.writer is not None:
-            with self._writing():
-                self.writer.close()
-            self.writer = None
+        assert self.schema is not None
         if self.rows == 0:
-            assert self.schema is not None
             return pl.DataFrame(schema=self.schema).lazy()
-        return pl.scan_parquet(self.path, glob=False)
+        # Consecutive parts of one schema are one scan; the earlier, narrower ones cast.
+        groups: list[tuple[list[Path], pl.Schema]] = []
+        for part, schema in self.parts:
+            if groups and groups[-1][1] == schema:
+                groups[-1][0].append(part)
+            else:
+                groups.append(([part], schema))
+        scans = [
+            pl.scan_parquet(paths, glob=False).cast(self.schema)
+            if schema != self.schema
+            else pl.scan_parquet(paths, glob=False)
+            for paths, schema in groups
+        ]
+        return scans[0] if len(scans) == 1 else pl.concat(scans, how="vertical")
 
 
 @dataclass(slots=True)

@@ -51,7 +51,7 @@ from pipeline.io.jsonl_reader import JsonlBatches, read_jsonl_text
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
-__all__ = ["FORMATS", "FileSink", "FileSource", "format_for_path", "write_failure"]
+__all__ = ["FORMATS", "FileSink", "FileSource", "format_for_path", "os_reason", "write_failure"]
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -542,6 +542,12 @@ class _NonFinite:
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")
 
 
+def os_reason(exc: Exception) -> str | None:
+    """The OS's words for the error inside a Polars error ("... (os error 28)"), or None."""
+    found = _OS_ERROR.search(str(exc))
+    return None if found is None else os.strerror(int(found.group(1)))
+
+
 def write_failure(exc: Exception, fmt: str, location: str) -> OutputError | None:
     """The OS error inside a Polars write error (a full disk, a file-size limit), or None.
 
@@ -549,10 +555,9 @@ def write_failure(exc: Exception, fmt: str, location: str) -> OutputError | None
     IO error: ... (os error 27)"); said as it is, the user is sent to check the
     path or the steps instead of the disk.
     """
-    found = _OS_ERROR.search(str(exc))
-    if found is None:
+    reason = os_reason(exc)
+    if reason is None:
         return None
-    reason = os.strerror(int(found.group(1)))
     return OutputError(
         f"cannot write the {fmt} file ({reason})",
         dataset=location,

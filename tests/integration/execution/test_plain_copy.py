@@ -331,12 +331,14 @@ def test_a_spill_that_cannot_be_written_says_so(
 ) -> None:
     """Streaming mode's spill of accepted rows on a full disk: a clear error naming the
     folder, with the disk as the hint, and no traceback's worth of OSError."""
-    import pyarrow.parquet as pq
 
-    def full(self: Any, table: Any, *args: Any, **kwargs: Any) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def full(self: Any, *args: Any, **kwargs: Any) -> None:
+        # What Polars' Parquet writer raises on a full disk.
+        raise pl.exceptions.ComputeError(
+            f"underlying IO error: No space left on device (os error {errno.ENOSPC})"
+        )
 
-    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
     data = tmp_path / "in.csv"
     data.write_text("id,name\n1,a\n2\n")  # ragged: the chunked reader, which spills
     out = tmp_path / "out.csv"
