@@ -115,6 +115,11 @@ def test_hash_while_writing_rehashes_a_file_the_writer_replaced(tmp_path: Path) 
 
     def replace() -> None:
         path.write_bytes(b"first version, followed by the reader")
+        # Replace it only once the reader has followed the first version (the test was
+        # flaky: a reader that opened the file after the replace saw one version only).
+        deadline = time.monotonic() + 10
+        while not seen[0] and time.monotonic() < deadline:
+            time.sleep(0.001)
         other = tmp_path / "other.bin"
         other.write_bytes(data)
         os.replace(other, path)  # a new inode at the same name
