@@ -211,19 +211,30 @@ def _spill_dir(plan: Plan) -> Iterator[Path]:
 _INTEGER_WIDTHS: tuple[pl.DataType, ...] = (pl.Int64(), pl.Int128(), pl.String())
 
 
-def _widened(before: pl.Schema, chunk: pl.Schema) -> pl.Schema | None:
+def _widened(
+    before: pl.Schema, chunk: pl.Schema, *, seen: set[str], present: set[str]
+) -> pl.Schema | str:
     """The schema holding both without loss, as batch mode types the whole column, or
-    None when a column differs otherwise."""
+    the name of a column that differs otherwise.
+
+    ``seen``: the columns that held a value in an earlier chunk; ``present``: those
+    that hold one in this chunk. A column null throughout a chunk carries no evidence
+    of its type (validation gives it the field's base type, text for a union): the
+    other side's type stands (found by review: an all-null chunk turned an integer
+    column into text in streaming mode only).
+    """
     widths = list(_INTEGER_WIDTHS)
     wide: dict[str, pl.DataType] = {}
     for name, dtype in before.items():
-        other = chunk.get(name)
-        if other == dtype:
+        other = chunk[name]
+        if other == dtype or name not in present:
             wide[name] = dtype
+        elif name not in seen:
+            wide[name] = other
         elif dtype in widths and other in widths:
             wide[name] = max(dtype, other, key=widths.index)
         else:
-            return None
+            return name
     return pl.Schema(wide)
 
 
@@ -243,21 +254,23 @@ class _Accepted:
         self.rows = 0
         #: The parts written, in order, with the schema each was written with.
         self.parts: list[tuple[Path, pl.Schema]] = []
+        #: The columns that held a value in a chunk so far (the others: no evidence).
+        self.seen: set[str] = set()
 
     def append(self, frame: pl.DataFrame) -> None:
         if frame.height == 0 and self.schema is not None:
             return
+        counts = frame.null_count().row(0, named=True) if frame.height else {}
+        present = {c for c, nulls in counts.items() if nulls < frame.height}
         if self.schema is None or self.rows == 0:
             # An empty first chunk fixes nothing: its all-null columns carry no evidence.
             self.schema = frame.schema
         elif frame.schema != self.schema:
-            wide = _widened(self.schema, frame.schema)
-            if wide is None:
+            wide = _widened(self.schema, frame.schema, seen=self.seen, present=present)
+            if isinstance(wide, str):
                 # Never cast silently (it could round or truncate): a type that depends
                 # on the values and differs between chunks stops the run with its name.
-                changed = next(
-                    name for name, dtype in frame.schema.items() if self.schema.get(name) != dtype
-                )
+                changed = wide
                 raise PipelineError(
                     f"column {changed!r} is {self.schema.get(changed)} in earlier rows and "
                     f"{frame.schema[changed]} in later ones (a type that depends on the values)",
@@ -270,6 +283,7 @@ class _Accepted:
             # succeeded; noticed in session 10).
             self.schema = wide
             frame = frame.cast(wide)
+        self.seen |= present
         if frame.height == 0:
             return
         part = self.path.with_name(f"{self.path.stem}.{len(self.parts)}{self.path.suffix}")
