@@ -107,6 +107,9 @@ def run_batch(plan: Plan, out: Execution) -> Execution:
     lineage = ColumnLineage.identity([c for c in valid.columns if c != ROW_NUMBER])
     if plan.quality is not None and plan.quality.stage == "input":
         frame = _quality(plan, frame, read, rejected_parts, out)
+    # Counted before the steps run, as streaming counts them before its plan runs: a run
+    # whose step fails reports the rows validation rejected in both modes (batch said 0).
+    out.rejected_records = sum(part.height for part in rejected_parts)
     if plan.steps:
         log_steps_started(plan, "batch")
         with plan.progress.stage("transform"):
