@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pipeline import interrupts
 from pipeline.redaction import forget_secrets
 from support import REPO, SHARED
 
@@ -29,3 +31,18 @@ def _no_registered_secrets() -> Iterator[None]:
     lives as long as the process; one test's secret must not garble another's text)."""
     yield
     forget_secrets()
+
+
+@pytest.fixture(autouse=True)
+def _own_signals() -> Iterator[None]:
+    """Each test ends with SIGINT and SIGTERM handled as it began. The CLI owns its
+    process's signals and ignores stops once a run is final (pipeline.cli.signals):
+    invoked in-process, it left this process ignoring SIGINT, which every later
+    subprocess inherits, so a test stopping one with SIGINT waited forever (found in
+    session 11, when a CLI test ran before the stop test)."""
+    before = {stop: signal.getsignal(stop) for stop in (signal.SIGINT, signal.SIGTERM)}
+    settle = dict(interrupts._SETTLE)
+    yield
+    for stop, handler in before.items():
+        signal.signal(stop, signal.SIG_DFL if handler is None else handler)
+    interrupts._SETTLE.update(settle)
