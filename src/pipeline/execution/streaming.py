@@ -223,7 +223,7 @@ def _widened(
     other side's type stands (found by review: an all-null chunk turned an integer
     column into text in streaming mode only).
     """
-    widths = list(_INTEGER_WIDTHS)
+    widths = _INTEGER_WIDTHS
     wide: dict[str, pl.DataType] = {}
     for name, dtype in before.items():
         other = chunk[name]
@@ -270,11 +270,10 @@ class _Accepted:
             if isinstance(wide, str):
                 # Never cast silently (it could round or truncate): a type that depends
                 # on the values and differs between chunks stops the run with its name.
-                changed = wide
                 raise PipelineError(
-                    f"column {changed!r} is {self.schema.get(changed)} in earlier rows and "
-                    f"{frame.schema[changed]} in later ones (a type that depends on the values)",
-                    column=changed,
+                    f"column {wide!r} is {self.schema.get(wide)} in earlier rows and "
+                    f"{frame.schema[wide]} in later ones (a type that depends on the values)",
+                    column=wide,
                     hint="run in batch mode, or give the field a fixed type in the model "
                     "(e.g. Decimal with decimal_places, int within Int64)",
                 )
@@ -376,8 +375,7 @@ class _NativeCsv:
         self.header = read_header(source.path, separator, source.location)
         self.typing = Typing.of(plan, self.header)
         self.inferrer = self.typing.inferrer(self.header)
-        self.lazy = scan_text_csv(source.path, separator)
-        self.base = self.lazy.cache()
+        self._scan()
         # Row numbers name the rows rules quarantine; python steps and steps reading
         # `_row_number` see them. Otherwise nothing reads them, and numbering rows
         # slows Polars' scan (10M rows: 5.7 s against 7.2 s for bench_streaming's spec).
@@ -468,6 +466,12 @@ class _NativeCsv:
         """Wait for the hashing thread: none outlives the read (the exact path hashes anew)."""
         self._pool.shutdown(wait=True)
 
+    def _scan(self, *, ints: list[str] | None = None) -> None:
+        """(Re)plan the file's scan: every column text but ``ints``, cached for the
+        queries that share its parse."""
+        self.lazy = scan_text_csv(self.path, self.separator, ints=ints or ())
+        self.base = self.lazy.cache()
+
     def _read_ints(self) -> None:
         """Parse the columns the first rows predict to be integers straight to Int64,
         when the pass parses every column anyway (the output holds them all) and
@@ -488,8 +492,7 @@ class _NativeCsv:
                 self.novel,
                 {c: e for c, e in self.novel.items() if c not in accounting.columns},
             )
-            self.lazy = scan_text_csv(self.path, self.separator, ints=accounting.columns)
-            self.base = self.lazy.cache()
+            self._scan(ints=accounting.columns)
 
     def read_text(self) -> bool:
         """Read every column as text again (an integer column did not prove); False
@@ -498,8 +501,7 @@ class _NativeCsv:
             return False
         self.ints = None
         self.novel = self._novel_texts  # few-valued columns are proven on their texts again
-        self.lazy = scan_text_csv(self.path, self.separator)
-        self.base = self.lazy.cache()
+        self._scan()
         self.settled = None
         return True
 
@@ -663,16 +665,13 @@ def _fused(plan: Plan, out: Execution, native: _NativeCsv) -> Execution | None:
         return None
     try:
         _transform_and_stage(plan, out, native.typed(), proof=native)
-    except pl.exceptions.PolarsError:
-        _discard(out)
-        native.read_text()  # perhaps a column read as Int64 held another text
-        return None
-    except PipelineError:
-        if native.settled is not None:
+    except (pl.exceptions.PolarsError, PipelineError) as exc:
+        # A Polars error: perhaps a column read as Int64 held another text. Our own error
+        # before the proof settled (a JSON Lines output refusing NaN): the two-pass path
+        # refuses it again, with the read's counts in the evidence (the failed result
+        # said 0 records were read).
+        if isinstance(exc, PipelineError) and native.settled is not None:
             raise
-        # Refused before the proof settled (a JSON Lines output refusing NaN): the
-        # two-pass path refuses it again, with the read's counts in the evidence (the
-        # failed result said 0 records were read).
         _discard(out)
         native.read_text()
         return None

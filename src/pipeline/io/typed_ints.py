@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -121,15 +122,14 @@ def _int(value: object) -> int:
     return value or 0
 
 
-def header_line(path: Path) -> bytes | None:
+def _header_line(handle: BinaryIO) -> bytes | None:
     """The file's first line with its line feed; None if it has none."""
     read = bytearray()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 16):
-            cut = block.find(b"\n")
-            if cut >= 0:
-                return bytes(read + block[: cut + 1])
-            read += block
+    while block := handle.read(1 << 16):
+        cut = block.find(b"\n")
+        if cut >= 0:
+            return bytes(read + block[: cut + 1])
+        read += block
     return None
 
 
@@ -139,10 +139,10 @@ def field_bytes(path: Path, size: int, separators: int, separator: str, rows: in
 
     Every count subtracted is exact or too small, never too large (see the module).
     """
-    first = header_line(path)
-    if first is None:
-        return None
     with path.open("rb") as handle:
+        first = _header_line(handle)
+        if first is None:
+            return None
         handle.seek(size - 1)
         ends_in_line_feed = handle.read(1) == b"\n"
     line_feeds = max(rows - (0 if ends_in_line_feed else 1), 0)
